@@ -1,0 +1,84 @@
+# Set-up, demo and test entry points. `make demo` and `make test` are the README's two commands.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+WORK := $(CURDIR)/.tmp
+COLLECTIONS := $(WORK)/collections
+COPY := $(COLLECTIONS)/ansible_collections/opskite/buildkite
+WITH_SIMULATOR := $(BIN)/python $(CURDIR)/tests/utils/with_simulator.py
+ANSIBLE_TEST := $(BIN)/ansible-test
+ANSIBLE_TEST_ARGS := --local --python 3.11 --color no
+
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_FORCE_COLOR := 0
+
+.PHONY: help venv demo test sanity units simulator-tests integration lint collection ansible-test-pip clean
+
+help:
+	@echo "make demo    install everything into .venv, start the Buildkite simulator, run the demo playbook"
+	@echo "make test    install everything, then run sanity, unit, simulator, integration and lint checks"
+	@echo "Parts of make test: sanity, units, simulator-tests, integration, lint"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	@echo "=== Installing the tools into .venv (pip's output goes to .venv/pip.log)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q -U pip > $(VENV)/pip.log 2>&1 || { tail -n 40 $(VENV)/pip.log; exit 1; }
+	@$(BIN)/python -m pip install -q -r requirements-dev.txt >> $(VENV)/pip.log 2>&1 || { tail -n 40 $(VENV)/pip.log; exit 1; }
+	@touch $@
+
+# ansible-test needs the collection at .../ansible_collections/opskite/buildkite and resolves
+# symbolic links, so it runs on a copy. The copy includes .git so that .gitignore still applies.
+collection: venv
+	@rm -rf $(COLLECTIONS) && mkdir -p $(COPY)
+	@tar -C $(CURDIR) --exclude=./.venv --exclude=./.ansible --exclude=./tests/output --exclude=./.tmp -cf - . \
+		| tar -C $(COPY) -xf -
+
+# ansible-test downloads a get-pip script for its venvs from a host outside the package
+# registries; it uses a cached copy first, so put an offline stand-in there unless one exists.
+ansible-test-pip: venv
+	@version=$$($(BIN)/python tests/utils/ansible_test_pip_version.py); \
+	cache=$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py; \
+	if [ ! -e "$$cache" ]; then mkdir -p "$$(dirname "$$cache")" && cp tests/utils/get_pip_offline.py "$$cache"; fi
+
+demo: venv collection
+	@echo "=== Running playbooks/demo.yml against the Buildkite simulator"
+	@cd $(CURDIR) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(WITH_SIMULATOR) --scenario demo -- \
+		$(BIN)/ansible-playbook -i localhost, playbooks/demo.yml
+
+sanity: collection ansible-test-pip
+	@echo "=== ansible-test sanity"
+	@cd $(COPY) && PATH=$(BIN):$$PATH $(ANSIBLE_TEST) sanity $(ANSIBLE_TEST_ARGS)
+
+units: collection
+	@echo "=== ansible-test units"
+	@cd $(COPY) && PATH=$(BIN):$$PATH $(ANSIBLE_TEST) units $(ANSIBLE_TEST_ARGS)
+
+simulator-tests: venv
+	@echo "=== Simulator tests"
+	@PYTHONPATH=$(CURDIR)/tests/simulator $(BIN)/python -m pytest -q -p no:cacheprovider tests/simulator/tests
+
+integration: collection
+	@echo "=== ansible-test integration, against the Buildkite simulator"
+	@cd $(COPY) && PATH=$(BIN):$$PATH $(WITH_SIMULATOR) --scenario retry \
+		--integration-config $(COPY)/tests/integration/integration_config.yml -- \
+		$(ANSIBLE_TEST) integration $(ANSIBLE_TEST_ARGS)
+
+lint: venv
+	@echo "=== ansible-lint (production profile)"
+	@PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --nocolor
+	@echo "=== ruff"
+	@$(BIN)/ruff check --no-cache .
+	@$(BIN)/ruff format --no-cache --check .
+
+test: venv sanity units simulator-tests integration lint
+	@echo "=== make test: all checks passed"
+
+clean:
+	rm -rf $(WORK) tests/output .ansible
