@@ -1,4 +1,4 @@
-"""The Buildkite REST API routes under ``/v2``: get build, list jobs, get job, retry job, access token.
+"""The Buildkite REST API routes under ``/v2``: get build, list jobs, get job, retry and unblock a job, access token.
 
 Every response, errors included, carries the ``RateLimit-*`` headers. A request passes these
 checks in order: rate limits (429), route (404, 405), token (401), scope (403), organization
@@ -132,6 +132,16 @@ def retry_job(simulator, request, token, api_base, now):
     return 200, job_json(api_base, new_job, now)
 
 
+def unblock_job(simulator, request, token, api_base, now):
+    """Unblock a block step with the optional body ``{"unblocker": <user UUID>, "fields": {...}}``."""
+    job = _find_job(simulator, request.params)
+    body = request.json_body()
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object")
+    simulator.world.unblock_job(job, token.user, body, simulator.config, now)
+    return 200, job_json(api_base, job, now)
+
+
 def list_jobs(simulator, request, token, api_base, now):
     """List a build's jobs with cursor pagination in the body: ``{"items": [...], "links": {...}}``."""
     build = _find_build(simulator, request.params)
@@ -231,6 +241,8 @@ def _build_router():
     router.add("GET", f"{ORGANIZATION_PATH}/jobs/{{job_id}}", get_job, "get_job", scope="read_builds")
     router.add("PUT", f"{BUILD_PATH}/jobs/{{job_id}}/retry", retry_job, "retry_job", scope="write_builds")
     router.add("PUT", f"{ORGANIZATION_PATH}/jobs/{{job_id}}/retry", retry_job, "retry_job", scope="write_builds")
+    router.add("PUT", f"{BUILD_PATH}/jobs/{{job_id}}/unblock", unblock_job, "unblock_job", scope="write_builds")
+    router.add("PUT", f"{ORGANIZATION_PATH}/jobs/{{job_id}}/unblock", unblock_job, "unblock_job", scope="write_builds")
     return router
 
 

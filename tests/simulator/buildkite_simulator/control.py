@@ -159,6 +159,11 @@ def get_job_internals(simulator, request, api_base):
             "retried_in_job_id": job.retried_in_job_id,
             "attempts": list(definition.attempts),
             "permit_on_passed": definition.permit_on_passed,
+            "block": definition.block.to_json() if definition.block else None,
+            "unblockable": job.build.is_unblockable(job, now),
+            "times_unblocked": job.times_unblocked,
+            "unblock_fields": dict(job.unblock_fields) if job.unblock_fields is not None else None,
+            "waits_for_block": job.waits_for_block,
             "durations": {"scheduled": definition.scheduled_seconds, "running": definition.running_seconds},
             "planned": {
                 "created_at": format_timestamp(job.created_at),

@@ -4,6 +4,11 @@ No background thread changes state. Each job stores when it was scheduled, when 
 and when it finishes, and ``Job.state_at(now)`` derives its state from those times when it
 is read. A job whose state does not move with time (a block step waiting for a person, a
 job in a canceled build) stores a ``fixed_state`` instead.
+
+Block steps order a build: a block step becomes unblockable once the latest attempt of every
+job before it has finished, and the jobs after it stay ``waiting`` until it is unblocked.
+Unblocking is the one event that changes other jobs: it gives the jobs up to the next block
+step their schedule, start and finish times.
 """
 
 import base64
@@ -11,6 +16,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
+from .blocks import BlockStep
 from .errors import ApiError
 
 # REST job states, from the Job data model in Buildkite's builds.md and the state[] filter of List jobs.
@@ -52,6 +58,14 @@ QUEUED_STATES = frozenset({"scheduled", "limited"})
 # Finished states that make a build fail.
 FAILING_STATES = frozenset({"failed", "timed_out", "canceled", "expired"})
 
+# States in which a job is done: nothing before a later block step waits for it any more.
+FINISHED_STATES = frozenset(
+    {"passed", "failed", "timed_out", "canceled", "skipped", "broken", "expired", "unblocked", "unblocked_failed"}
+)
+
+# States of a block step that waits for a person.
+BLOCKED_JOB_STATES = frozenset({"blocked", "blocked_failed"})
+
 # States a manual retry accepts, from the API's message "Only failed, timed out or canceled jobs can be retried".
 RETRYABLE_STATES = frozenset({"failed", "timed_out", "canceled"})
 
@@ -78,10 +92,17 @@ class User:
     email: str
     created_at: float
     avatar_url: str = "https://www.gravatar.com/avatar/00000000000000000000000000000000"
+    # Team slugs, checked against a block step's allowed_teams.
+    teams: tuple = ()
+    # Organization slugs the user belongs to, or None for every organization.
+    organizations: frozenset | None = None
 
     @property
     def graphql_id(self):
         return encode_graphql_id("User", self.id)
+
+    def belongs_to(self, organization):
+        return self.organizations is None or organization in self.organizations
 
 
 @dataclass
@@ -120,6 +141,8 @@ class JobDefinition:
     signal: str | None = None
     signal_reason: str | None = None
     soft_failed: bool = False
+    # The block step of a manual job, or None for other job types.
+    block: BlockStep | None = None
 
     def outcome_of_attempt(self, attempt):
         return self.attempts[min(attempt, len(self.attempts) - 1)]
@@ -149,6 +172,14 @@ class Job:
     retried_by: User | None = None
     # How many retry requests this job accepted. The API allows one, so anything above 1 is a bug.
     times_retried: int = 0
+    unblocked_by: User | None = None
+    unblocked_at: float | None = None
+    # How many unblock requests this manual job accepted. The API allows one.
+    times_unblocked: int = 0
+    # The "fields" object of the accepted unblock request, as sent.
+    unblock_fields: dict | None = None
+    # True while the job waits in state "waiting" for a block step before it to be unblocked.
+    waits_for_block: bool = False
 
     @property
     def type(self):
@@ -173,6 +204,29 @@ class Job:
 
     def has_finished(self, now):
         return self.fixed_state is None and self.finished_at is not None and now >= self.finished_at
+
+    def is_done_at(self, now):
+        """Return whether the job has finished by ``now``, by the clock or in a fixed finished state."""
+        if self.fixed_state is not None:
+            return self.fixed_state in FINISHED_STATES
+        return self.has_finished(now)
+
+    def release(self, now):
+        """Schedule a job that waited for a block step: it starts and finishes after its durations from ``now``.
+
+        A wait step has nothing to run, so it passes at once.
+        """
+        definition = self.definition
+        self.waits_for_block = False
+        self.fixed_state = None
+        self.scheduled_at = now
+        self.runnable_at = now
+        if self.type == "waiter":
+            self.started_at = now
+            self.finished_at = now
+        else:
+            self.started_at = now + definition.scheduled_seconds
+            self.finished_at = self.started_at + definition.running_seconds
 
     def exit_details(self, now):
         """Return ``(exit_status, signal, signal_reason)``: all None until the job has finished."""
@@ -199,6 +253,8 @@ class Build:
     source: str = "ui"
     canceled_at: float | None = None
     jobs: list = field(default_factory=list, repr=False)
+    # Build meta-data: strings by key, including the fields of unblocked block steps.
+    meta_data: dict = field(default_factory=dict)
 
     @property
     def organization(self):
@@ -227,10 +283,14 @@ class Build:
         runs, scheduled while jobs wait for an agent and none has started, and once nothing is
         running or queued it is failed if a job failed, timed out, expired or was canceled, and
         passed otherwise. Jobs that wait for a person or an earlier step are ignored, so a build
-        stopped at a block step reads passed (or failed) with ``blocked: true``.
+        stopped at a block step reads passed (or failed) with ``blocked: true``, unless that
+        step's ``blocked_state`` is ``failed`` or ``running``, which the build then shows.
         """
         if self.is_canceled:
             return "canceled"
+        blocking_job = self.blocking_job_at(now)
+        if blocking_job is not None and blocking_job.definition.block.blocked_state != "passed":
+            return blocking_job.definition.block.blocked_state
         latest = self.latest_jobs()
         states = [job.state_at(now) for job in latest]
         if any(state in ACTIVE_STATES for state in states):
@@ -242,10 +302,37 @@ class Build:
         failing = [job for job in latest if job.state_at(now) in FAILING_STATES and not job.definition.soft_failed]
         return "failed" if failing else "passed"
 
+    def is_unblockable(self, job, now):
+        """Return whether block step ``job`` waits for a person and every job before it has finished.
+
+        "Before" is the latest attempt of each job at an earlier position, so a retried attempt
+        that still runs keeps the block step waiting. A block step of a canceled build is never
+        unblockable.
+        """
+        if job.type != "manual" or self.is_canceled or job.state_at(now) not in BLOCKED_JOB_STATES:
+            return False
+        position = job.definition.position
+        return all(other.is_done_at(now) for other in self.latest_jobs() if other.definition.position < position)
+
+    def blocking_job_at(self, now):
+        """Return the block step the build waits at (an unblockable one), or None."""
+        for job in self.latest_jobs():
+            if self.is_unblockable(job, now):
+                return job
+        return None
+
     def is_blocked_at(self, now):
-        return any(
-            job.type == "manual" and job.state_at(now) in ("blocked", "blocked_failed") for job in self.latest_jobs()
-        )
+        return self.blocking_job_at(now) is not None
+
+    def release_after(self, block_job, now):
+        """Schedule the jobs that waited for ``block_job``, up to the next block step."""
+        for job in self.ordered_jobs():
+            if job.definition.position <= block_job.definition.position:
+                continue
+            if job.type == "manual":
+                break
+            if job.waits_for_block:
+                job.release(now)
 
     def started_at(self, now):
         starts = [job.started_at for job in self.jobs if job.has_started(now)]
@@ -290,6 +377,11 @@ class World:
         if build is None:
             raise ApiError(404, "No build found")
         return build
+
+    def find_user(self, user_id):
+        """Return the user with UUID ``user_id`` (any case), or None."""
+        normalized = normalize_uuid(user_id)
+        return next((user for user in self.users.values() if user.id == normalized), None)
 
     def find_job(self, organization, job_id, build=None):
         """Return the job with ``job_id`` in the organization, and in ``build`` when given; else raise a 404."""
@@ -350,6 +442,47 @@ class World:
         job.retried_in_job_id = new_job.id
         job.times_retried += 1
         return new_job
+
+    def unblock_job(self, job, token_user, body, config, now):
+        """Unblock block step ``job`` as the API does and return it, or raise the API's error.
+
+        ``body`` is the request's JSON object with the optional ``unblocker`` (a user UUID) and
+        ``fields``. The checks run in this order: the body's shape, job type, canceled build, job
+        state, unblockable, allowed teams of ``token_user``, unblocker, field values.
+        """
+        fields = body.get("fields")
+        if fields is None:
+            fields = {}
+        if not isinstance(fields, dict):
+            raise ApiError(400, f"fields must be a JSON object of field keys to values, got {type(fields).__name__}")
+        if job.type != "manual":
+            raise ApiError(400, "This job type cannot be unblocked")
+        build = job.build
+        if build.is_canceled:
+            raise ApiError(422, "Jobs from canceled builds cannot be unblocked")
+        if job.state_at(now) not in BLOCKED_JOB_STATES:
+            raise ApiError(config.already_unblocked_status, "The job's state must be blocked")
+        if not build.is_unblockable(job, now):
+            raise ApiError(config.not_unblockable_status, config.not_unblockable_message)
+        block = job.definition.block
+        if not block.allows(token_user):
+            raise ApiError(403, "Forbidden")
+
+        unblocker = token_user
+        if body.get("unblocker") is not None:
+            unblocker = self.find_user(body["unblocker"])
+            if unblocker is None or not unblocker.belongs_to(build.organization):
+                raise ApiError(422, "Unblocker is not a valid user id for this organization")
+        meta_data = block.resolve_fields(fields, config.unblock_accepts_arrays)
+
+        job.fixed_state = "unblocked"
+        job.unblocked_by = unblocker
+        job.unblocked_at = now
+        job.times_unblocked += 1
+        job.unblock_fields = dict(fields)
+        build.meta_data.update(meta_data)
+        build.release_after(job, now)
+        return job
 
 
 UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)

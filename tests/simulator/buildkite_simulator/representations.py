@@ -148,11 +148,13 @@ def job_json(api_base, job, now, in_build=False):
     if in_build:
         body["group_key"] = definition.group_key
     if job.type == "manual":
+        # NOTE: a captured Buildkite response shows "web_url": null on an unblocked block step.
+        # The simulator keeps the web URL, so clients should depend on neither.
         body.update(
             {
-                "unblocked_by": None,
-                "unblocked_at": None,
-                "unblockable": state in ("blocked", "blocked_failed"),
+                "unblocked_by": user_json(job.unblocked_by),
+                "unblocked_at": format_timestamp(job.unblocked_at),
+                "unblockable": build.is_unblockable(job, now),
                 "unblock_url": f"{api_url}/unblock",
             }
         )
@@ -199,7 +201,7 @@ def build_json(
         "scheduled_at": format_timestamp(build.created_at),
         "started_at": format_timestamp(build.started_at(now)),
         "finished_at": format_timestamp(build.finished_at(now)),
-        "meta_data": {},
+        "meta_data": dict(build.meta_data),
         "pull_request": None,
         "rebuilt_from": None,
         "job_state_counts": job_state_counts(jobs, now),

@@ -11,8 +11,11 @@ from datetime import datetime
 from pathlib import Path
 
 from .auth import DEFAULT_TOKEN_SCOPES, Token, validate_scopes
+from .blocks import BLOCK_STEP_KEYS, parse_block_step
+from .errors import ApiError
 from .model import (
     ATTEMPT_OUTCOMES,
+    BLOCKED_JOB_STATES,
     JOB_STATES,
     JOB_TYPES,
     Build,
@@ -42,6 +45,11 @@ HISTORY_RUN_SECONDS = 60
 
 DEFAULT_BUILD_AGE_SECONDS = 3600
 
+# A block step that the scenario marks unblocked was unblocked this long after the jobs before it finished.
+UNBLOCK_DELAY_SECONDS = 30
+
+_USER_KEYS = {"id", "name", "email", "created_at", "teams", "organizations"}
+
 _BUILD_KEYS = {
     "organization",
     "pipeline",
@@ -54,6 +62,7 @@ _BUILD_KEYS = {
     "creator",
     "source",
     "created_seconds_ago",
+    "meta_data",
     "jobs",
 }
 _JOB_KEYS = {
@@ -78,6 +87,9 @@ _JOB_KEYS = {
     "soft_fail",
     "retries",
     "description",
+    "unblocked_by",
+    "unblock_fields",
+    *BLOCK_STEP_KEYS,
 }
 
 
@@ -171,12 +183,20 @@ class _Instantiation:
         users = {}
         for key, spec in specs.items():
             where = f"users.{key}"
-            user_id = self._uuid(spec.get("id"), where)
+            unknown = sorted(set(spec) - _USER_KEYS)
+            if unknown:
+                raise ScenarioError(f"{where}: unknown keys {unknown}; valid keys: {', '.join(sorted(_USER_KEYS))}")
+            user_id = self._uuid(spec.get("id"), f"{where}.id")
+            organizations = spec.get("organizations")
+            if organizations is not None:
+                organizations = frozenset(self._strings(organizations, f"{where}.organizations"))
             users[key] = User(
                 id=user_id,
                 name=self._string(spec.get("name"), f"{where}.name"),
                 email=self._string(spec.get("email"), f"{where}.email"),
                 created_at=self._timestamp(spec.get("created_at", BUILT_IN_USER["created_at"]), f"{where}.created_at"),
+                teams=tuple(self._strings(spec.get("teams", []), f"{where}.teams")),
+                organizations=organizations,
             )
         return users
 
@@ -244,10 +264,10 @@ class _Instantiation:
             creator=world.users[creator_key],
             created_at=self.now - spec.get("created_seconds_ago", DEFAULT_BUILD_AGE_SECONDS),
             source=spec.get("source", "ui"),
+            meta_data=self._meta_data(spec.get("meta_data", {}), f"{where}.meta_data"),
         )
         world.builds[(organization, pipeline.slug, number)] = build
-        for index, job_spec in enumerate(spec.get("jobs", [])):
-            self._add_job_chain(world, build, job_spec, index, f"{where}.jobs[{index}]")
+        self._add_jobs(world, build, spec.get("jobs", []), where)
 
         if state == "canceled":
             unfinished = [
@@ -260,17 +280,44 @@ class _Instantiation:
             finishes = [job.finished_at for job in build.jobs if job.finished_at is not None]
             build.canceled_at = min(self.now, max(finishes, default=build.created_at) + 1)
 
-    def _add_job_chain(self, world, build, spec, position, where):
-        """Add a job and the retries it already had; ``retries`` lists the later attempts in order."""
+    def _add_jobs(self, world, build, job_specs, where):
+        """Add a build's jobs in step order.
+
+        The first block step that is not unblocked holds back the jobs after it: they are
+        ``waiting`` (block steps ``blocked``) until it is unblocked. Jobs after a block step that
+        the scenario marks unblocked have their history start when it was unblocked.
+        """
+        pending_block = None
+        phase_start = build.created_at
+        for index, job_spec in enumerate(job_specs):
+            job = self._add_job_chain(
+                world, build, job_spec, index, f"{where}.jobs[{index}]", pending_block, phase_start
+            )
+            if job.type != "manual" or pending_block is not None:
+                continue
+            if job.fixed_state == "unblocked":
+                phase_start = job.unblocked_at
+            elif job.fixed_state in BLOCKED_JOB_STATES:
+                pending_block = job
+
+    def _add_job_chain(self, world, build, spec, position, where, pending_block, phase_start):
+        """Add a job and the retries it already had, and return the latest attempt.
+
+        ``retries`` lists the later attempts in order.
+        """
         unknown = sorted(set(spec) - _JOB_KEYS)
         if unknown:
             raise ScenarioError(f"{where}: unknown keys {unknown}")
+        if pending_block is not None and spec.get("retries"):
+            raise ScenarioError(
+                f"{where}: a job after block step {pending_block.alias!r}, which is blocked, has no retries"
+            )
         definition = self._definition(build, spec, position, where)
         attempt_specs = [spec, *list(spec.get("retries", []))]
         previous = None
         for attempt, attempt_spec in enumerate(attempt_specs):
             attempt_where = where if attempt == 0 else f"{where}.retries[{attempt - 1}]"
-            job = self._job(world, build, definition, attempt_spec, attempt, attempt_where)
+            job = self._job(world, build, definition, attempt_spec, attempt, attempt_where, pending_block, phase_start)
             if previous is not None:
                 previous.retried = True
                 previous.retried_in_job_id = job.id
@@ -281,6 +328,7 @@ class _Instantiation:
                 job.retried_by = build.creator
             world.add_job(job)
             previous = job
+        return previous
 
     def _definition(self, build, spec, position, where):
         job_type = spec.get("type", "script")
@@ -309,6 +357,16 @@ class _Instantiation:
         else:
             step_id = str(uuid.uuid5(self.namespace, f"step/{build.id}/{step_key or spec.get('alias')}"))
         default_rules = ["queue=default"] if job_type == "script" else []
+        block = None
+        if job_type == "manual":
+            try:
+                block = parse_block_step(spec)
+            except ValueError as error:
+                raise ScenarioError(f"{where}.{error}") from error
+        else:
+            block_keys = sorted(set(spec) & set(BLOCK_STEP_KEYS))
+            if block_keys:
+                raise ScenarioError(f"{where}: {block_keys} apply only to block steps (type manual), not {job_type}")
         return JobDefinition(
             type=job_type,
             position=position,
@@ -328,9 +386,10 @@ class _Instantiation:
             signal=spec.get("signal"),
             signal_reason=spec.get("signal_reason"),
             soft_failed=bool(spec.get("soft_fail", False)),
+            block=block,
         )
 
-    def _job(self, world, build, definition, spec, attempt, where):
+    def _job(self, world, build, definition, spec, attempt, where, pending_block, phase_start):
         alias = spec.get("alias")
         if not isinstance(alias, str) or not alias:
             raise ScenarioError(f"{where}.alias is missing; every scenario job needs an alias")
@@ -339,11 +398,28 @@ class _Instantiation:
         job_id = self._uuid(spec.get("id"), f"{where}.id")
         if job_id in world.jobs:
             raise ScenarioError(f"{where}.id {job_id} is used twice")
-        state = spec.get("state", definition.outcome_of_attempt(attempt))
+        if definition.type == "manual":
+            default_state = "blocked"
+        elif pending_block is not None:
+            default_state = "waiting"
+        else:
+            default_state = definition.outcome_of_attempt(attempt)
+        state = spec.get("state", default_state)
         if state not in JOB_STATES:
             raise ScenarioError(f"{where}.state must be a REST job state, got {state!r}")
+        if pending_block is not None and state != default_state:
+            raise ScenarioError(
+                f"{where}: a job after block step {pending_block.alias!r}, which is blocked, "
+                f"must be {default_state}, got {state!r}"
+            )
+        if ("unblocked_by" in spec or "unblock_fields" in spec) and not (
+            definition.type == "manual" and state == "unblocked"
+        ):
+            raise ScenarioError(
+                f"{where}: unblocked_by and unblock_fields apply only to block steps in state unblocked"
+            )
 
-        created_at = build.created_at + attempt * ATTEMPT_SPACING_SECONDS + definition.position
+        created_at = phase_start + attempt * ATTEMPT_SPACING_SECONDS + definition.position
         job = Job(
             id=job_id,
             build=build,
@@ -375,8 +451,45 @@ class _Instantiation:
             job.fixed_state = state
             job.scheduled_at = None if state in ("pending", "waiting", "blocked") else created_at
             job.runnable_at = job.scheduled_at
+            job.waits_for_block = pending_block is not None and state == "waiting"
+        if definition.type == "manual" and state == "unblocked":
+            self._record_unblock(world, build, job, spec, where)
         world.aliases[alias] = job_id
         return job
+
+    def _record_unblock(self, world, build, job, spec, where):
+        """Give a block step that the scenario marks unblocked its unblocker, time and fields."""
+        earlier = build.latest_jobs()
+        unfinished = [other.alias or other.id for other in earlier if not other.is_done_at(self.now)]
+        if unfinished:
+            raise ScenarioError(
+                f"{where}: a block step can be unblocked only after the jobs before it finished; "
+                f"not finished: {unfinished}"
+            )
+        finishes = [other.finished_at or other.unblocked_at or other.created_at for other in earlier]
+        job.unblocked_at = max([job.created_at, *finishes]) + UNBLOCK_DELAY_SECONDS
+        if job.unblocked_at > self.now:
+            raise ScenarioError(
+                f"{where}: the block step would be unblocked in the future; raise the build's created_seconds_ago"
+            )
+
+        user_key = spec.get("unblocked_by")
+        if user_key is None:
+            job.unblocked_by = world.default_user
+        elif user_key in world.users:
+            job.unblocked_by = world.users[user_key]
+        else:
+            raise ScenarioError(f"{where}.unblocked_by {user_key!r} is not in users; users: {', '.join(world.users)}")
+
+        fields = spec.get("unblock_fields", {})
+        if not isinstance(fields, dict):
+            raise ScenarioError(f"{where}.unblock_fields must be an object of field keys to values")
+        try:
+            build.meta_data.update(job.definition.block.resolve_fields(fields, accepts_arrays=True))
+        except ApiError as error:
+            raise ScenarioError(f"{where}.unblock_fields: {error.message}") from error
+        job.unblock_fields = dict(fields)
+        job.times_unblocked = 1
 
     @staticmethod
     def _uuid(value, where):
@@ -390,6 +503,18 @@ class _Instantiation:
         if not isinstance(value, str) or not value:
             raise ScenarioError(f"{where} must be a non-empty string, got {value!r}")
         return value
+
+    @staticmethod
+    def _strings(value, where):
+        if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+            raise ScenarioError(f"{where} must be a list of non-empty strings, got {value!r}")
+        return value
+
+    @staticmethod
+    def _meta_data(value, where):
+        if not isinstance(value, dict) or not all(isinstance(item, str) for item in value.values()):
+            raise ScenarioError(f"{where} must be an object of keys to strings, got {value!r}")
+        return dict(value)
 
     @staticmethod
     def _seconds(value, where):
@@ -431,7 +556,7 @@ def token_from_spec(spec, world, now, where="token"):
         not isinstance(organizations, list) or not all(isinstance(slug, str) for slug in organizations)
     ):
         raise ScenarioError(f"{where}.organizations must be a list of organization slugs, or null for all")
-    user = _token_user(spec.get("user"), world, now, where)
+    user = _token_user(spec.get("user"), world, now, organizations, where)
     return Token(
         token=token,
         scopes=frozenset(scopes),
@@ -442,7 +567,7 @@ def token_from_spec(spec, world, now, where="token"):
     )
 
 
-def _token_user(value, world, now, where):
+def _token_user(value, world, now, organizations, where):
     if value is None:
         return world.default_user
     if isinstance(value, str):
@@ -452,13 +577,38 @@ def _token_user(value, world, now, where):
             )
         return world.users[value]
     if isinstance(value, dict):
-        user_id = normalize_uuid(value.get("id"))
-        if user_id is None:
-            raise ScenarioError(f"{where}.user.id must be a hyphenated UUID, got {value.get('id')!r}")
-        return User(
-            id=user_id,
-            name=str(value.get("name", "Simulator Token User")),
-            email=str(value.get("email", "token-user@example.com")),
-            created_at=now,
-        )
+        return _new_token_user(value, world, now, organizations, where)
     raise ScenarioError(f"{where}.user must be a user key or a user object, got {value!r}")
+
+
+def _new_token_user(value, world, now, organizations, where):
+    """Add the user that a token's user object describes to the world's users, keyed by its id, and return it.
+
+    The user belongs to the organizations the token may access, so it can be named as an unblocker there.
+    """
+    unknown = sorted(set(value) - {"id", "name", "email", "teams"})
+    if unknown:
+        raise ScenarioError(f"{where}.user: unknown keys {unknown}; valid keys: id, name, email, teams")
+    user_id = normalize_uuid(value.get("id"))
+    if user_id is None:
+        raise ScenarioError(f"{where}.user.id must be a hyphenated UUID, got {value.get('id')!r}")
+    scenario_key = next((key for key, user in world.users.items() if user.id == user_id and key != user_id), None)
+    if scenario_key is not None:
+        raise ScenarioError(
+            f"{where}.user.id {user_id} is the scenario's user {scenario_key!r}; "
+            f"pass \"user\": {scenario_key!r} instead"
+        )
+    teams = value.get("teams", [])
+    if not isinstance(teams, list) or not all(isinstance(team, str) and team for team in teams):
+        raise ScenarioError(f"{where}.user.teams must be a list of team slugs, got {teams!r}")
+    # A user object with the id of an earlier token's user describes that user again and replaces it.
+    user = User(
+        id=user_id,
+        name=str(value.get("name", "Simulator Token User")),
+        email=str(value.get("email", "token-user@example.com")),
+        created_at=now,
+        teams=tuple(teams),
+        organizations=frozenset(organizations) if organizations is not None else None,
+    )
+    world.users[user_id] = user
+    return user

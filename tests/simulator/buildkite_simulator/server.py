@@ -185,7 +185,9 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
                 self.close_connection = True
                 return
             if action == "apply_then_status":
+                route_name = response.route_name
                 response = fault_response(fault)
+                response.route_name = route_name
             if action == "apply_then_delay":
                 time.sleep(fault.seconds)
             if action == "truncated_json":

@@ -36,7 +36,7 @@ def test_reset_loads_other_scenario(control):
     body = control.reset("demo")
 
     assert body["scenario"] == "demo"
-    assert set(body["aliases"]) == {"build", "flaky_test", "lint"}
+    assert set(body["aliases"]) == {"build", "flaky_test", "lint", "deploy_gate", "deploy"}
 
 
 def test_reset_unknown_scenario_rejected(control):
@@ -78,6 +78,10 @@ def test_reset_restores_jobs_config_and_faults(api, control, aliases):
     assert control.job("flaky_test")["retried"] is False
     assert control.call("GET", "/config") == {
         "already_retried_status": 400,
+        "already_unblocked_status": 400,
+        "not_unblockable_status": 422,
+        "not_unblockable_message": "This job cannot be unblocked until the steps before it have finished",
+        "unblock_accepts_arrays": True,
         "rate_limit": {"enabled": True, "org": 200, "user": 50, "window": 60.0},
         "time_scale": 1.0,
     }

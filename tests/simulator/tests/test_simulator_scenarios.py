@@ -10,7 +10,7 @@ from buildkite_simulator import ScenarioError, Simulator, available_scenarios
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-# A job row of a README scenario table: | `alias` | `uuid` | build | `step_key` or - | state | retry result |
+# A job row of a README scenario table: | `alias` | `uuid` | build | `step_key` or - | state | retry or unblock result |
 JOB_ROW = re.compile(
     r"^\| `(?P<alias>\w+)` \| `(?P<id>[0-9a-f-]{36})` \| (?P<build>[^|]+) \| (?P<step_key>[^|]+) "
     r"\| (?P<state>\w+) \| (?P<result>[^|]+) \|$"
@@ -36,8 +36,13 @@ def expected_retry(result):
     raise AssertionError(f"cannot read the expected outcome from {result!r}")
 
 
+# Scenarios whose README table gives retry results, and those whose table gives unblock results.
+RETRY_TABLES = ("retry", "demo")
+UNBLOCK_TABLES = ("deploy",)
+
+
 def test_bundled_scenarios_available():
-    assert {"demo", "retry"} <= set(available_scenarios())
+    assert {"demo", "deploy", "retry"} <= set(available_scenarios())
 
 
 @pytest.mark.parametrize("scenario", available_scenarios())
@@ -47,7 +52,7 @@ def test_bundled_scenario_loads(scenario):
     assert simulator.world.aliases
 
 
-@pytest.mark.parametrize("scenario", ["retry", "demo"])
+@pytest.mark.parametrize("scenario", RETRY_TABLES + UNBLOCK_TABLES)
 def test_readme_lists_every_job(control, scenario):
     aliases = control.reset(scenario)["aliases"]
 
@@ -56,7 +61,7 @@ def test_readme_lists_every_job(control, scenario):
     assert {row["alias"]: row["id"] for row in rows} == aliases
 
 
-README_ROWS = [(scenario, row) for scenario in ("retry", "demo") for row in readme_jobs(scenario)]
+README_ROWS = [(scenario, row) for scenario in RETRY_TABLES for row in readme_jobs(scenario)]
 
 
 @pytest.mark.parametrize(
@@ -79,6 +84,55 @@ def test_readme_retry_outcome(api, control, scenario, row):
         assert new_job["state"] == final_state
 
 
+def valid_fields(block):
+    """Return field values that a block step accepts: a value for each required field without a default."""
+    if block is None:
+        return {}
+    values = {}
+    for field in block["fields"]:
+        if field["required"] and field["default"] is None:
+            values[field["key"]] = field["options"][0]["value"] if "options" in field else "Flying Dolphin"
+    return values
+
+
+def check_unblock(api, control, row, expected):
+    """Unblock the row's job and compare with ``expected``, a README cell part such as "200, then `deploy` passes"."""
+    status = int(re.match(r"\d{3}", expected).group())
+    body = {"fields": valid_fields(control.job(row["alias"])["block"])}
+
+    response = api.put(f"/organizations/acme/jobs/{row['id']}/unblock", json=body)
+
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.json()["message"] in expected
+        return
+    assert response.json()["state"] == "unblocked"
+    following = re.search(r"then `(\w+)` (passes|fails)", expected)
+    if following:
+        durations = control.job(following.group(1))["durations"]
+        control.advance(durations["scheduled"] + durations["running"])
+        assert control.job(following.group(1))["state"] == ("passed" if following.group(2) == "passes" else "failed")
+
+
+UNBLOCK_ROWS = [row for scenario in UNBLOCK_TABLES for row in readme_jobs(scenario)]
+
+
+@pytest.mark.parametrize("row", UNBLOCK_ROWS, ids=[row["alias"] for row in UNBLOCK_ROWS])
+def test_readme_unblock_outcome(api, control, row):
+    """Check a deploy table row. A "; after N s: ..." part of the cell is a second unblock, N s later."""
+    control.reset("deploy")
+    control.stop_clock()
+    first, *later = row["result"].split("; after ")
+
+    job = api.get(f"/organizations/acme/jobs/{row['id']}").json()
+    assert job["state"] == row["state"]
+    check_unblock(api, control, row, first)
+    for part in later:
+        seconds, expected = part.split(" s: ", 1)
+        control.advance(float(seconds))
+        check_unblock(api, control, row, expected)
+
+
 def write_scenario(tmp_path, jobs, **build_changes):
     build = {
         "organization": "acme",
@@ -94,6 +148,9 @@ def write_scenario(tmp_path, jobs, **build_changes):
 
 
 JOB = {"alias": "one", "id": "0199a1b2-3000-4000-8000-00000000b001"}
+GATE = {"alias": "gate", "id": "0199a1b2-3000-4000-8000-00000000b002", "type": "manual"}
+LATER = {"alias": "later", "id": "0199a1b2-3000-4000-8000-00000000b003"}
+OPTIONS = [{"label": "A", "value": "a"}]
 
 
 @pytest.mark.parametrize(
@@ -108,6 +165,26 @@ JOB = {"alias": "one", "id": "0199a1b2-3000-4000-8000-00000000b001"}
         ([{**JOB, "state": "running"}], {"state": "canceled"}, "must have finished"),
         ([JOB], {"state": "failed"}, "may only be \"canceled\""),
         ([{**JOB, "state": "failed"}], {"created_seconds_ago": 10}, "would finish in the future"),
+        ([GATE, {**LATER, "state": "passed"}], {}, "which is blocked, must be waiting, got 'passed'"),
+        ([GATE, {**LATER, "retries": [{"alias": "x", "id": JOB["id"]}]}], {}, "which is blocked, has no retries"),
+        ([{**JOB, "fields": []}], {}, "['fields'] apply only to block steps"),
+        ([{**GATE, "unblock_fields": {}}], {}, "apply only to block steps in state unblocked"),
+        ([{**GATE, "fields": [{"select": "S", "key": "s"}]}], {}, "options must be a non-empty list"),
+        ([{**GATE, "fields": [{"text": "T", "key": "t", "format": "("}]}], {}, "format must be a valid regular"),
+        ([{**GATE, "fields": [{"text": "T", "key": "t"}, {"text": "U", "key": "t"}]}], {}, "used more than once"),
+        ([{**GATE, "fields": [{"text": "T", "select": "S", "key": "t"}]}], {}, 'either "text" or "select"'),
+        ([{**GATE, "fields": [{"text": "T", "key": "a b"}]}], {}, "key must contain only letters"),
+        ([{**GATE, "fields": [{"select": "S", "key": "s", "options": OPTIONS, "default": "b"}]}], {}, "has no option"),
+        ([{**GATE, "blocked_state": "blocked"}], {}, "blocked_state must be one of"),
+        ([{**GATE, "allowed_teams": [1]}], {}, "allowed_teams must be a list"),
+        ([{**JOB, "state": "running"}, {**GATE, "state": "unblocked"}], {}, "not finished: ['one']"),
+        ([{**GATE, "state": "unblocked", "unblocked_by": "nobody"}], {}, "unblocked_by 'nobody' is not in users"),
+        (
+            [{**GATE, "state": "unblocked", "fields": [{"text": "T", "key": "t"}], "unblock_fields": {}}],
+            {},
+            'unblock_fields: Field "t" is required',
+        ),
+        ([JOB], {"meta_data": {"release": 1}}, "meta_data must be an object of keys to strings"),
     ],
     ids=[
         "unknown job key",
@@ -119,6 +196,22 @@ JOB = {"alias": "one", "id": "0199a1b2-3000-4000-8000-00000000b001"}
         "running job in canceled build",
         "build state",
         "history in the future",
+        "state after blocked step",
+        "retries after blocked step",
+        "block keys on command job",
+        "fields of blocked step",
+        "select without options",
+        "invalid format",
+        "duplicate field key",
+        "text and select",
+        "invalid field key",
+        "default not an option",
+        "invalid blocked_state",
+        "invalid allowed_teams",
+        "unblocked behind running job",
+        "unknown unblocker",
+        "invalid unblock_fields",
+        "meta_data not strings",
     ],
 )
 def test_invalid_scenario_rejected(tmp_path, jobs, build_changes, message):
@@ -156,3 +249,25 @@ def test_scenario_presets_config(tmp_path, control):
     config = control.call("GET", "/config")
     assert config["already_retried_status"] == 422
     assert config["rate_limit"]["enabled"] is False
+
+
+def test_scenario_user_with_unknown_key_rejected(tmp_path):
+    path = tmp_path / "users.json"
+    user = {"id": "0199a1b2-0000-4000-8000-00000000b001", "name": "A", "email": "a@example.com", "team": ["x"]}
+    path.write_text(json.dumps({"users": {"a": user}}))
+
+    with pytest.raises(ScenarioError) as error:
+        Simulator(str(path))
+
+    assert "users.a: unknown keys ['team']" in str(error.value)
+
+
+def test_token_user_with_scenario_user_id_rejected(control):
+    user = {"id": "0199a1b2-0000-4000-8000-000000000001", "name": "Someone Else"}
+
+    response = control.session.post(
+        f"{control.url}/tokens", json={"token": "sim-token-x", "scopes": [], "user": user}, timeout=10
+    )
+
+    assert response.status_code == 400
+    assert "is the scenario's user 'sim'" in response.json()["message"]
