@@ -47,10 +47,13 @@ ansible-test-pip: venv
 	cache=$$HOME/.ansible/test/cache/get_pip_$${version//./_}.py; \
 	if [ ! -e "$$cache" ]; then mkdir -p "$$(dirname "$$cache")" && cp tests/utils/get_pip_offline.py "$$cache"; fi
 
+# The demo playbook runs twice against one simulator: the second run shows that nothing changes.
 demo: venv collection
-	@echo "=== Running playbooks/demo.yml against the Buildkite simulator"
-	@cd $(CURDIR) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(WITH_SIMULATOR) --scenario demo -- \
-		$(BIN)/ansible-playbook -i localhost, playbooks/demo.yml
+	@echo "=== Running playbooks/demo.yml twice against the Buildkite simulator"
+	@cd $(CURDIR) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(WITH_SIMULATOR) --scenario demo -- bash -c \
+		'$(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 playbooks/demo.yml \
+		&& echo "=== The same playbook again: nothing left to change" \
+		&& $(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 playbooks/demo.yml'
 
 sanity: collection ansible-test-pip
 	@echo "=== ansible-test sanity"

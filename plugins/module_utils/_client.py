@@ -16,6 +16,7 @@ import math
 import random
 import time
 import traceback
+from urllib.parse import urlsplit
 
 try:
     import requests
@@ -159,6 +160,8 @@ def hint_for(status, api_message):
             'The token\'s user lacks access: check the pipeline\'s team permissions, '
             'the token\'s organization access and its IP allowlist'
         )
+    if status == 404 and api_message.strip().rstrip('.') == 'Not Found':
+        return 'Check that api_url is the REST API base URL ending in /v2, such as https://api.buildkite.com/v2'
     if status == 404:
         return (
             'Check organization, pipeline, build and job: a wrong slug or id gives 404, '
@@ -216,6 +219,7 @@ class BuildkiteClient(object):
         if not HAS_REQUESTS:
             raise BuildkiteConfigError('api_url', 'The Python library requests is required')
         self.api_url = api_url.rstrip('/')
+        self.host = urlsplit(self.api_url).netloc
         self.timeout = timeout
         self.api_retries = api_retries
         self._warn = warn or (lambda message: None)
@@ -283,7 +287,7 @@ class BuildkiteClient(object):
             except RequestException as exc:
                 # The requests exception contains the prepared request, Authorization header
                 # included, so no error raised here keeps it. Only its description travels on.
-                failure = describe_request_failure(exc, self.timeout)
+                failure = describe_request_failure(exc, self.timeout, self.host)
                 if isinstance(exc, SSLError):
                     # A failed TLS handshake sent nothing and fails the same way every time.
                     raise BuildkiteConnectionError(failure, method=method, path=path) from None
@@ -477,20 +481,24 @@ def request_never_sent(exc):
     return isinstance(reason, NewConnectionError)
 
 
-def describe_request_failure(exc, timeout):
+def describe_request_failure(exc, timeout, host):
+    """Return what went wrong with a request that got no HTTP response, naming the host."""
     if isinstance(exc, ConnectTimeout):
-        return 'connection timed out after %s s' % timeout
+        return 'connection to %s timed out after %s s' % (host, timeout)
     if isinstance(exc, Timeout):
-        return 'no response within %s s (timeout)' % timeout
+        return 'no response from %s within %s s (timeout)' % (host, timeout)
     text = str(exc)
     if 'Connection refused' in text:
-        return 'connection refused'
+        return 'connection refused by %s' % host
     if 'Name or service not known' in text or 'nodename nor servname' in text:
-        return 'host name not found'
+        return 'host name of %s not found' % host
     if 'CERTIFICATE_VERIFY_FAILED' in text:
-        return 'TLS certificate verification failed; set ca_path to the CA bundle that signed the API\'s certificate'
+        return (
+            'TLS certificate verification failed for %s; set ca_path to the CA bundle that signed the API\'s '
+            'certificate' % host
+        )
     if isinstance(exc, SSLError):
-        return 'TLS handshake failed'
+        return 'TLS handshake with %s failed' % host
     if (
         'RemoteDisconnected' in text
         or 'reset by peer' in text
@@ -498,8 +506,8 @@ def describe_request_failure(exc, timeout):
         or 'IncompleteRead' in text
         or 'ProtocolError' in text
     ):
-        return 'connection closed before the response was complete'
-    return 'connection failed (%s)' % type(exc).__name__
+        return 'connection to %s closed before the response was complete' % host
+    return 'connection to %s failed (%s)' % (host, type(exc).__name__)
 
 
 def exhausted_context(resends, waited, reasons):

@@ -26,6 +26,9 @@ API_BUILD_PATH = re.compile(
     r'/organizations/(?P<organization>[^/]+)/pipelines/(?P<pipeline>[^/]+)/builds/(?P<build>[0-9]+)'
 )
 MAX_BUILD_NUMBER = 2**31 - 1
+# Where an addressing value can come from, for messages about a conflict with url.
+SOURCES = {'organization': 'the task, module_defaults or BUILDKITE_ORGANIZATION_SLUG'}
+DEFAULT_SOURCE = 'the task or module_defaults'
 
 # States after which a job no longer changes by itself (REST job states, Buildkite docs
 # "Job states"). A retried job may still be superseded by a new attempt.
@@ -44,6 +47,8 @@ FINISHED_STATES = frozenset(
         'finished',
     )
 )
+# Build states in which the API refuses to retry or unblock jobs.
+CANCELED_BUILD_STATES = frozenset(('canceled', 'canceling'))
 # States the API lets a manual retry start from; passed also qualifies when the step sets
 # retry.manual.permit_on_passed, which the REST job object does not show.
 RETRYABLE_STATES = frozenset(('failed', 'timed_out', 'canceled'))
@@ -116,7 +121,7 @@ class JobTarget(object):
 
 def validate_slug(option, value, source=None):
     where = ' in url' if source == 'url' else ''
-    if not isinstance(value, str) or not SLUG_PATTERN.match(value):
+    if not isinstance(value, str) or not SLUG_PATTERN.fullmatch(value):
         raise BuildkiteConfigError(
             option,
             '%s%s must be a Buildkite slug (lowercase letters, digits, "-" and "_", as in '
@@ -127,7 +132,11 @@ def validate_slug(option, value, source=None):
 
 def validate_job_id(option, value):
     text = value.strip().lower() if isinstance(value, str) else value
-    if not isinstance(text, str) or not UUID_PATTERN.match(text):
+    if isinstance(text, str) and '/builds/' in text:
+        raise BuildkiteConfigError(
+            option, '%s must be a job UUID, got a URL %r; give a web URL in the url option instead' % (option, value)
+        )
+    if not isinstance(text, str) or not UUID_PATTERN.fullmatch(text):
         raise BuildkiteConfigError(
             option,
             '%s must be a job UUID such as 01234567-89ab-cdef-0123-456789abcdef (the part after "#" in '
@@ -145,7 +154,7 @@ def validate_build_number(option, value):
 
 
 def validate_step_key(value):
-    if not isinstance(value, str) or not STEP_KEY_PATTERN.match(value):
+    if not isinstance(value, str) or not STEP_KEY_PATTERN.fullmatch(value):
         raise BuildkiteConfigError(
             'step_key',
             'step_key must be the key of a pipeline step (letters, digits, "_", "-", ":", "." and "/", '
@@ -158,7 +167,7 @@ def parse_web_url(url):
     """Split a Buildkite web URL into organization, pipeline, build number and job id (or None)."""
     text = url.strip() if isinstance(url, str) else ''
     parts = urlsplit(text)
-    match = WEB_BUILD_PATH.match(parts.path)
+    match = WEB_BUILD_PATH.fullmatch(parts.path)
     if parts.scheme not in ('http', 'https') or not parts.netloc or not match:
         raise BuildkiteConfigError(
             'url',
@@ -171,7 +180,13 @@ def parse_web_url(url):
     job_id = None
     if parts.fragment:
         fragment = parts.fragment[4:] if parts.fragment.startswith('job-') else parts.fragment
-        job_id = validate_job_id('url', fragment)
+        if not UUID_PATTERN.fullmatch(fragment.strip().lower()):
+            raise BuildkiteConfigError(
+                'url',
+                'the part of url after "#" must be a job UUID such as 01234567-89ab-cdef-0123-456789abcdef, '
+                'got %r' % (parts.fragment,),
+            )
+        job_id = fragment.strip().lower()
     return {
         'organization': validate_slug('organization', match.group('organization'), 'url'),
         'pipeline': validate_slug('pipeline', match.group('pipeline'), 'url'),
@@ -206,8 +221,8 @@ def resolve_target(options):
             if given != from_url[name]:
                 raise BuildkiteConfigError(
                     name,
-                    '%s is %r but url names %s %r; remove one of them or make them agree'
-                    % (name, value, name, from_url[name]),
+                    '%s is %r (from %s) but url names %s %r; remove one of them or make them agree'
+                    % (name, value, SOURCES.get(name, DEFAULT_SOURCE), name, from_url[name]),
                 )
         organization, pipeline, build = from_url['organization'], from_url['pipeline'], from_url['build']
         job_id = from_url['job'] or job_id
@@ -304,6 +319,50 @@ def find_step_job(build, step_key):
             % (step_key, len(latest), ', '.join(job.get('id', '?') for job in latest))
         )
     return latest[0]
+
+
+def read_job(client, target, with_build=False):
+    """Read the target's job, and return (job, build).
+
+    With step_key, or with ``with_build`` on a build-scoped target, one read of the build (every
+    attempt included) gives both; the job is then the step's latest attempt, or the job by id as
+    it stands. Otherwise only the job is read and build is None.
+    """
+    build = None
+    if target.step_key or (with_build and target.build_scoped):
+        build = get_build(client, target)
+    if target.step_key:
+        return find_step_job(build, target.step_key), build
+    if build is not None:
+        return find_in_build(build, target.job_id), build
+    return get_job(client, target, target.job_id), None
+
+
+def read_build_of(client, target, job, build=None):
+    """Return the job's build without its jobs, reading it only when ``build`` is None.
+
+    A job read through the organization route names its build in build_url; None is returned
+    when it does not.
+    """
+    if build is not None:
+        return build
+    build_target = target.with_build_of(job)
+    if not build_target.build_scoped:
+        return None
+    return get_build(client, build_target, include_jobs=False)
+
+
+def check_token_scope(client, scope, what):
+    """Raise, as the API would, when the token lacks ``scope``; for check mode, which sends no change.
+
+    ``GET /access-token`` needs no scope and lists the token's scopes.
+    """
+    scopes = client.get_json('/access-token').get('scopes') or []
+    if scope not in scopes:
+        raise BuildkiteError(
+            "the API would refuse the %s: the token doesn't have the %s scope. Create a token with the %s scope at "
+            'https://buildkite.com/user/api-access-tokens' % (what, scope, scope)
+        )
 
 
 def follow_retries(client, target, job):

@@ -44,7 +44,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reads the job (and, for a job that would be retried, its build) and sends no C(PUT).
+      - Check mode reads the job, and for a job that would be retried also its build and the token's scopes
+        (C(GET /access-token)); it sends no C(PUT).
       - The REST job object does not show a step's C(retry.manual.permit_on_passed), so for a passed job check mode
         reports RV(ignore:changed=true) with a warning, while the real run may be refused.
   diff_mode:
@@ -182,16 +183,17 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     BuildkiteHTTPError,
 )
 from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
+    CANCELED_BUILD_STATES,
     RETRYABLE_STATES,
     BuildkiteActionError,
     BuildkiteWaitTimeout,
+    check_token_scope,
     failing_as,
-    find_in_build,
-    find_step_job,
     follow_retries,
-    get_build,
     get_job,
     latest_in_build,
+    read_build_of,
+    read_job,
     resolve_target,
     send_change,
     wait_for_job,
@@ -206,7 +208,6 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._options import 
 
 # Refusals that say nothing about the job's state: re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 403, 404, 429))
-CANCELED_BUILD_STATES = frozenset(('canceled', 'canceling'))
 MAX_WAIT = 7 * 24 * 3600
 
 
@@ -226,14 +227,12 @@ def refusal_hint(job, api_message=''):
 
 def predict_retry(client, target, job, build, module):
     """Return the job check mode reports, or raise where the real run would be refused."""
-    job_target = target.with_build_of(job)
     state = job.get('state')
     refused = None
     if job.get('type') not in (None, 'script'):
         refused = refusal_hint(job)
     elif state in RETRYABLE_STATES or state == 'passed':
-        if build is None and job_target.build_scoped:
-            build = get_build(client, job_target, include_jobs=False)
+        build = read_build_of(client, target, job, build)
         if build is not None and build.get('state') in CANCELED_BUILD_STATES:
             refused = refusal_hint(job, 'canceled build')
         elif state == 'passed':
@@ -245,6 +244,7 @@ def predict_retry(client, target, job, build, module):
         refused = refusal_hint(job)
     if refused:
         raise BuildkiteError('the API would refuse the retry. %s' % refused)
+    check_token_scope(client, 'write_builds', 'retry')
     return job
 
 
@@ -276,31 +276,51 @@ def retry_job(client, target, job_id):
     return True, new_job, warning
 
 
-def attempt_failed_message(target, job):
-    return (
-        'Failed to retry %s: attempt %s finished in state %s. Retry the step again with step_key, or read '
-        'the log with opskite.buildkite.buildkite_job_log' % (target.describe(), job.get('id'), job.get('state'))
+def attempt_failed_message(target, job, changed):
+    if changed:
+        what = 'The retry of %s was sent, but its new attempt %s' % (target.describe(), job.get('id'))
+    else:
+        what = 'Nothing was retried, because %s had been retried already; its latest attempt %s' % (
+            target.describe(),
+            job.get('id'),
+        )
+    return '%s finished in state %s. Its log is at %s; to retry the step again, use step_key' % (
+        what,
+        job.get('state'),
+        job.get('web_url'),
     )
+
+
+def warn_if_latest_failed(module, target, latest):
+    """Warn that a job retried earlier ended in a failed attempt, which this task leaves alone."""
+    if latest.get('state') in RETRYABLE_STATES:
+        module.warn(
+            'opskite.buildkite: %s was retried already, so it is not retried again, but its latest attempt %s is %s; '
+            'use step_key to retry the step\'s latest attempt'
+            % (target.describe(), latest.get('id'), latest.get('state'))
+        )
 
 
 def run(module, client, target):
     check_mode = module.check_mode
-    build = None
-    job = None
 
+    job = build = None
     with failing_as('read', target):
-        if target.step_key or (check_mode and target.build_scoped):
-            build = get_build(client, target)
-        if target.step_key:
-            job = find_step_job(build, target.step_key)
-        elif build is not None:
-            job = latest_in_build(build, find_in_build(build, target.job_id))
-        elif check_mode:
-            job = follow_retries(client, target, get_job(client, target, target.job_id))
+        if target.step_key or check_mode:
+            job, build = read_job(client, target, with_build=check_mode)
+        if job is not None and target.job_id:
+            job = latest_in_build(build, job) if build is not None else follow_retries(client, target, job)
 
-    if job is not None and (job.get('retried') or (target.step_key and job.get('state') not in RETRYABLE_STATES)):
+    if target.step_key and job.get('type') not in (None, 'script'):
+        with failing_as('retry', target, job['id']):
+            raise BuildkiteError(
+                'Only command jobs can be retried; the job of step %s is of type %s'
+                % (target.step_key, job.get('type'))
+            )
+    if target.step_key and job.get('state') not in RETRYABLE_STATES:
         return False, job
     if target.job_id and job is not None and job.get('id') != target.job_id:
+        warn_if_latest_failed(module, target, job)
         return False, job
 
     job_id = job['id'] if job is not None else target.job_id
@@ -312,6 +332,8 @@ def run(module, client, target):
         changed, job, warning = retry_job(client, target, job_id)
     if warning:
         client.warn(warning)
+    if not changed:
+        warn_if_latest_failed(module, target, job)
     return changed, job
 
 
@@ -348,7 +370,7 @@ def main():
             with failing_as('wait for', target, job['id']):
                 job = wait_for_job(client, target, job, params['wait_timeout'], params['poll_interval'])
             if job.get('state') != 'passed':
-                module.fail_json(msg=attempt_failed_message(target, job), changed=changed, job=job)
+                module.fail_json(msg=attempt_failed_message(target, job, changed), changed=changed, job=job)
     except BuildkiteWaitTimeout as exc:
         module.fail_json(msg=str(exc), changed=changed, job=exc.job)
     except (BuildkiteActionError, BuildkiteError) as exc:

@@ -91,7 +91,11 @@ def main():
                 BUILDKITE_ORGANIZATION_SLUG=SIMULATOR_ORGANIZATION,
                 BUILDKITE_SIMULATOR_URL=control_url,
             )
-            print('Buildkite simulator (scenario %s) serving at %s' % (args.scenario, api_url), flush=True)
+            print(
+                'Buildkite simulator (scenario %s) serving at %s; BUILDKITE_API_URL, BUILDKITE_API_TOKEN and '
+                'BUILDKITE_ORGANIZATION_SLUG point at it for the command' % (args.scenario, api_url),
+                flush=True,
+            )
             return subprocess.call(command, env=env)
         finally:
             process.terminate()

@@ -1,5 +1,5 @@
 # Copyright (c) opskite.buildkite contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Fixtures for the module_utils tests: a mocked Buildkite API, a fake clock and recorded responses.

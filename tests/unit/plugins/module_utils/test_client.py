@@ -1,5 +1,5 @@
 # Copyright (c) opskite.buildkite contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Tests of BuildkiteClient: headers, auth, rate limits, resends, unknown outcomes and error messages.
@@ -529,12 +529,20 @@ def test_503_retry_after_is_capped(api, make_client, fake_time, load_fixture):
 
 
 CONNECTION_FAILURES = [
-    pytest.param(refused_connection, 'connection refused', id='refused'),
-    pytest.param(connect_timeout, 'connection timed out after 30.0 s', id='connect-timeout'),
-    pytest.param(read_timeout, 'no response within 30.0 s (timeout)', id='read-timeout'),
-    pytest.param(connection_reset, 'connection closed before the response was complete', id='reset'),
-    pytest.param(remote_disconnected, 'connection closed before the response was complete', id='disconnected'),
-    pytest.param(truncated_chunked_body, 'connection closed before the response was complete', id='chunked'),
+    pytest.param(refused_connection, 'connection refused by api.buildkite.com', id='refused'),
+    pytest.param(connect_timeout, 'connection to api.buildkite.com timed out after 30.0 s', id='connect-timeout'),
+    pytest.param(read_timeout, 'no response from api.buildkite.com within 30.0 s (timeout)', id='read-timeout'),
+    pytest.param(
+        connection_reset, 'connection to api.buildkite.com closed before the response was complete', id='reset'
+    ),
+    pytest.param(
+        remote_disconnected,
+        'connection to api.buildkite.com closed before the response was complete',
+        id='disconnected',
+    ),
+    pytest.param(
+        truncated_chunked_body, 'connection to api.buildkite.com closed before the response was complete', id='chunked'
+    ),
 ]
 
 
@@ -568,7 +576,10 @@ def test_connection_failure_exhausted_message(api, make_client, fake_time):
     with pytest.raises(BuildkiteConnectionError) as raised:
         make_client(jitter=0.5, api_retries=2).get_json(JOB_PATH)
 
-    assert str(raised.value) == 'connection refused (gave up after 2 resends over 2.2 s; causes: connection refused)'
+    assert str(raised.value) == (
+        'connection refused by api.buildkite.com (gave up after 2 resends over 2.2 s; '
+        'causes: connection refused by api.buildkite.com)'
+    )
     assert raised.value.method == 'GET'
     assert raised.value.path == JOB_PATH
     assert len(api.calls) == 3
@@ -584,7 +595,7 @@ def test_mixed_failures_are_all_named_when_exhausted(api, make_client):
 
     assert str(raised.value) == (
         'HTTP 503: empty response body. %s (gave up after 2 resends over 2.2 s; causes: '
-        'HTTP 502, connection refused)' % SERVER_ERROR_HINT
+        'HTTP 502, connection refused by api.buildkite.com)' % SERVER_ERROR_HINT
     )
 
 
@@ -596,7 +607,8 @@ def test_certificate_failure_is_not_resent(api, make_client, fake_time):
         make_client().get_json(JOB_PATH)
 
     assert str(raised.value) == (
-        'TLS certificate verification failed; set ca_path to the CA bundle that signed the API\'s certificate'
+        'TLS certificate verification failed for api.buildkite.com; '
+        'set ca_path to the CA bundle that signed the API\'s certificate'
     )
     assert len(api.calls) == 1
     assert fake_time.sleeps == []
@@ -635,7 +647,7 @@ def test_put_read_timeout_is_not_resent(api, make_client, fake_time):
     with pytest.raises(BuildkiteOutcomeUnknownError) as raised:
         make_client(timeout=30.0).put_json(RETRY_PATH)
 
-    assert str(raised.value) == 'no response within 30.0 s (timeout)'
+    assert str(raised.value) == 'no response from api.buildkite.com within 30.0 s (timeout)'
     assert sent(api) == [('PUT', RETRY_URL)]
     assert fake_time.sleeps == []
 
@@ -649,7 +661,7 @@ def test_put_connection_lost_is_not_resent(api, make_client, fake_time, failure)
     with pytest.raises(BuildkiteOutcomeUnknownError) as raised:
         make_client().put_json(RETRY_PATH)
 
-    assert str(raised.value) == 'connection closed before the response was complete'
+    assert str(raised.value) == 'connection to api.buildkite.com closed before the response was complete'
     assert sent(api) == [('PUT', RETRY_URL)]
     assert fake_time.sleeps == []
 
@@ -674,7 +686,10 @@ def test_put_refused_exhausted_is_connection_error(api, make_client):
     with pytest.raises(BuildkiteConnectionError) as raised:
         make_client(jitter=0.5, api_retries=2).put_json(RETRY_PATH)
 
-    assert str(raised.value) == 'connection refused (gave up after 2 resends over 2.2 s; causes: connection refused)'
+    assert str(raised.value) == (
+        'connection refused by api.buildkite.com (gave up after 2 resends over 2.2 s; '
+        'causes: connection refused by api.buildkite.com)'
+    )
     assert sent(api) == [('PUT', RETRY_URL)] * 3
 
 

@@ -1,5 +1,5 @@
 # Copyright (c) opskite.buildkite contributors
-# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Tests of job addressing, reading a build, following retries, waiting and sending changes."""
@@ -378,10 +378,19 @@ def test_values_that_agree_with_url_are_accepted(extra):
 @pytest.mark.parametrize(
     'option, value, message',
     [
-        ('organization', 'globex', "organization is 'globex' but url names organization 'acme'"),
-        ('pipeline', 'api', "pipeline is 'api' but url names pipeline 'web'"),
-        ('build', 1235, 'build is 1235 but url names build 1234'),
-        ('job', TESTS_SECOND, "job is '%s' but url names job '%s'" % (TESTS_SECOND, TESTS_FIRST)),
+        (
+            'organization',
+            'globex',
+            "organization is 'globex' (from the task, module_defaults or BUILDKITE_ORGANIZATION_SLUG) but url names "
+            "organization 'acme'",
+        ),
+        ('pipeline', 'api', "pipeline is 'api' (from the task or module_defaults) but url names pipeline 'web'"),
+        ('build', 1235, 'build is 1235 (from the task or module_defaults) but url names build 1234'),
+        (
+            'job',
+            TESTS_SECOND,
+            "job is '%s' (from the task or module_defaults) but url names job '%s'" % (TESTS_SECOND, TESTS_FIRST),
+        ),
     ],
 )
 def test_value_that_disagrees_with_url_is_rejected(option, value, message):
@@ -798,8 +807,8 @@ def test_send_change_not_applied_is_resent_once(api, make_client, warnings_sent,
     assert result == (new_job, None)
     assert sent(api) == [('PUT', retry_url), ('GET', build_job_url(TESTS_FIRST)), ('PUT', retry_url)]
     assert warnings_sent == [
-        'opskite.buildkite: the retry request got no usable response (connection closed before the response was '
-        'complete) and the job does not read as done; sending it once more'
+        'opskite.buildkite: the retry request got no usable response (connection to api.buildkite.com closed before '
+        'the response was complete) and the job does not read as done; sending it once more'
     ]
 
 
@@ -821,8 +830,9 @@ def test_send_change_lost_twice_is_an_error(api, make_client, load_fixture):
         )
 
     assert str(raised.value) == (
-        'the retry request got no usable response twice (connection closed before the response was complete) and the '
-        'job does not read as done; check the job in Buildkite before running the task again'
+        'the retry request got no usable response twice (connection to api.buildkite.com closed before the '
+        'response was complete) and the job does not read as done; check the job in Buildkite before running the '
+        'task again'
     )
     assert sent(api) == [('PUT', retry_url), ('GET', build_job_url(TESTS_FIRST))] * 2
 
@@ -924,3 +934,21 @@ def test_failing_as_passes_wait_timeout_unchanged(load_fixture):
             raise error
 
     assert raised.value is error
+
+
+@pytest.mark.parametrize(
+    'option, value',
+    [('organization', 'acme\n'), ('pipeline', 'web\n')],
+)
+def test_slug_with_trailing_newline_is_rejected(option, value):
+    with pytest.raises(BuildkiteConfigError) as raised:
+        validate_slug(option, value)
+
+    assert raised.value.option == option
+
+
+def test_step_key_with_trailing_newline_is_rejected():
+    with pytest.raises(BuildkiteConfigError) as raised:
+        validate_step_key('tests\n')
+
+    assert raised.value.option == 'step_key'
