@@ -1,4 +1,4 @@
-"""The Buildkite REST API routes under ``/v2``: get build, list jobs, get job, retry and unblock a job, access token.
+"""The Buildkite REST API routes under ``/v2``: builds, jobs, retry, unblock, job logs, job env and the access token.
 
 Every response, errors included, carries the ``RateLimit-*`` headers. A request passes these
 checks in order: rate limits (429), route (404, 405), token (401), scope (403), organization
@@ -13,9 +13,13 @@ from urllib.parse import urlencode
 from .auth import require_organization_access, require_scope
 from .clock import format_timestamp
 from .errors import ApiError
+from .job_env import env_handler
+from .job_logs import delete_job_log, log_handler
+from .lookups import find_build, find_job
 from .model import JOB_STATES, normalize_uuid
+from .negotiation import HTML, TEXT
 from .representations import build_json, job_json, user_json
-from .routing import Router, error_response, json_response
+from .routing import Response, Router, error_response, json_response
 
 API_PREFIX = "/v2"
 BUILD_PATH = "/v2/organizations/{organization}/pipelines/{pipeline}/builds/{number}"
@@ -55,8 +59,13 @@ def handle_api_request(simulator, request, api_base):
                 if params["organization"] not in simulator.world.organizations:
                     raise ApiError(404, "No organization found")
                 require_organization_access(token, params["organization"])
-            status, payload = route.handler(simulator, request, token, api_base, now)
-        response = json_response(status, payload, rate_limit_headers)
+            result = route.handler(simulator, request, token, api_base, now)
+        if isinstance(result, Response):
+            response = result
+            response.headers = {**rate_limit_headers, **response.headers}
+        else:
+            status, payload = result
+            response = json_response(status, payload, rate_limit_headers)
     except ApiError as error:
         response = error_response(error)
         response.headers = {**rate_limit_headers, **response.headers}
@@ -69,19 +78,6 @@ def _token_or_none(simulator, request):
         return simulator.tokens.authenticate(request.headers.get("Authorization"))
     except ApiError:
         return None
-
-
-def _find_build(simulator, params):
-    number = params["number"]
-    if not number.isdigit():
-        raise ApiError(404, "No build found")
-    return simulator.world.find_build(params["organization"], params["pipeline"], int(number))
-
-
-def _find_job(simulator, params):
-    """Find the job of a build-scoped route (``pipeline`` and ``number`` in params) or an org-scoped one."""
-    build = _find_build(simulator, params) if "pipeline" in params else None
-    return simulator.world.find_job(params["organization"], params["job_id"], build=build)
 
 
 def parse_boolean(request, name, default):
@@ -108,7 +104,7 @@ def get_access_token(simulator, request, token, api_base, now):
 
 
 def get_build(simulator, request, token, api_base, now):
-    build = _find_build(simulator, request.params)
+    build = find_build(simulator, request.params)
     job_states = request.query.get("job_states[]", []) + request.query.get("job_states", [])
     return 200, build_json(
         api_base,
@@ -122,19 +118,19 @@ def get_build(simulator, request, token, api_base, now):
 
 
 def get_job(simulator, request, token, api_base, now):
-    job = _find_job(simulator, request.params)
+    job = find_job(simulator, request.params)
     return 200, job_json(api_base, job, now)
 
 
 def retry_job(simulator, request, token, api_base, now):
-    job = _find_job(simulator, request.params)
+    job = find_job(simulator, request.params)
     new_job = simulator.world.retry_job(job, token.user, now, simulator.config.already_retried_status)
     return 200, job_json(api_base, new_job, now)
 
 
 def unblock_job(simulator, request, token, api_base, now):
     """Unblock a block step with the optional body ``{"unblocker": <user UUID>, "fields": {...}}``."""
-    job = _find_job(simulator, request.params)
+    job = find_job(simulator, request.params)
     body = request.json_body()
     if not isinstance(body, dict):
         raise ApiError(400, "The request body must be a JSON object")
@@ -144,7 +140,7 @@ def unblock_job(simulator, request, token, api_base, now):
 
 def list_jobs(simulator, request, token, api_base, now):
     """List a build's jobs with cursor pagination in the body: ``{"items": [...], "links": {...}}``."""
-    build = _find_build(simulator, request.params)
+    build = find_build(simulator, request.params)
     per_page = _per_page(request)
     states = request.query.get("state[]", []) + request.query.get("state", [])
     invalid_states = sorted(set(states) - set(JOB_STATES))
@@ -243,6 +239,12 @@ def _build_router():
     router.add("PUT", f"{ORGANIZATION_PATH}/jobs/{{job_id}}/retry", retry_job, "retry_job", scope="write_builds")
     router.add("PUT", f"{BUILD_PATH}/jobs/{{job_id}}/unblock", unblock_job, "unblock_job", scope="write_builds")
     router.add("PUT", f"{ORGANIZATION_PATH}/jobs/{{job_id}}/unblock", unblock_job, "unblock_job", scope="write_builds")
+    for job_path in (f"{BUILD_PATH}/jobs/{{job_id}}", f"{ORGANIZATION_PATH}/jobs/{{job_id}}"):
+        for suffix, suffix_type in (("log", None), ("log.txt", TEXT), ("log.html", HTML)):
+            router.add("GET", f"{job_path}/{suffix}", log_handler(suffix_type), "get_job_log", scope="read_build_logs")
+        router.add("DELETE", f"{job_path}/log", delete_job_log, "delete_job_log", scope="write_build_logs")
+        for suffix, suffix_type in (("env", None), ("env.txt", TEXT)):
+            router.add("GET", f"{job_path}/{suffix}", env_handler(suffix_type), "get_job_env", scope="read_job_env")
     return router
 
 

@@ -35,6 +35,7 @@ ALL_SCOPES = (
 DEFAULT_TOKEN_SCOPES = {
     "sim-token-full": ALL_SCOPES,
     "sim-token-read": ("read_builds",),
+    "sim-token-nologs": ("read_builds", "write_builds"),
 }
 
 # The live API's 401 body, as quoted in buildkite/cli pull request 566.

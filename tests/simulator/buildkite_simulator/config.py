@@ -18,12 +18,23 @@ ALREADY_UNBLOCKED_STATUSES = (400, 422)
 NOT_UNBLOCKABLE_STATUS = 422
 NOT_UNBLOCKABLE_MESSAGE = "This job cannot be unblocked until the steps before it have finished"
 
+# NOTE: Buildkite does not document what reading a deleted log returns. "not_found" (404 "No log
+# found", and 404 for a second DELETE) is the default because a client that handles it also
+# handles "empty" (200 with no content), which can be chosen.
+DELETED_LOG_RESPONSES = ("not_found", "empty")
+
+# Logs larger than this get a 413 in JSON and HTML, because the simulator renders those twice to
+# stream them. The raw text, ranges and HEAD have no limit.
+MAX_RENDERED_LOG_BYTES = 64 * 1024 * 1024
+
 _KEYS = (
     "already_retried_status",
     "already_unblocked_status",
     "not_unblockable_status",
     "not_unblockable_message",
     "unblock_accepts_arrays",
+    "deleted_log_response",
+    "max_rendered_log_bytes",
     "rate_limit",
     "time_scale",
 )
@@ -38,6 +49,9 @@ class SimulatorConfig:
     # Whether an unblock may send a multi-select field's values as a JSON array (joined with
     # newlines); when false such a value gets a 422. Buildkite has not confirmed either way.
     unblock_accepts_arrays: bool = True
+    deleted_log_response: str = "not_found"
+    # None removes the limit.
+    max_rendered_log_bytes: int | None = MAX_RENDERED_LOG_BYTES
     rate_limit: RateLimitConfig = field(default_factory=RateLimitConfig)
     time_scale: float = 1.0
 
@@ -48,6 +62,8 @@ class SimulatorConfig:
             "not_unblockable_status": self.not_unblockable_status,
             "not_unblockable_message": self.not_unblockable_message,
             "unblock_accepts_arrays": self.unblock_accepts_arrays,
+            "deleted_log_response": self.deleted_log_response,
+            "max_rendered_log_bytes": self.max_rendered_log_bytes,
             "rate_limit": self.rate_limit.to_json(),
             "time_scale": self.time_scale,
         }
@@ -78,6 +94,16 @@ class SimulatorConfig:
                 if not isinstance(value, bool):
                     raise ValueError(f"unblock_accepts_arrays must be true or false, got {value!r}")
                 result.unblock_accepts_arrays = value
+            elif key == "deleted_log_response":
+                if value not in DELETED_LOG_RESPONSES:
+                    raise ValueError(f'deleted_log_response must be "not_found" or "empty", got {value!r}')
+                result.deleted_log_response = value
+            elif key == "max_rendered_log_bytes":
+                if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                    raise ValueError(
+                        f"max_rendered_log_bytes must be a number of bytes, 0 or more, or null, got {value!r}"
+                    )
+                result.max_rendered_log_bytes = value
             elif key == "rate_limit":
                 result.rate_limit = result.rate_limit.updated(value)
             elif key == "time_scale":

@@ -9,6 +9,7 @@ import logging
 
 from .clock import format_timestamp
 from .errors import ApiError
+from .job_logs import visible_log_size
 from .representations import job_json, user_json
 from .routing import Router, error_response, json_response
 from .scenarios import token_from_spec
@@ -164,6 +165,9 @@ def get_job_internals(simulator, request, api_base):
             "times_unblocked": job.times_unblocked,
             "unblock_fields": dict(job.unblock_fields) if job.unblock_fields is not None else None,
             "waits_for_block": job.waits_for_block,
+            "log_size": visible_log_size(job, now),
+            "log_deleted": job.log_deleted,
+            "times_log_deleted": job.times_log_deleted,
             "durations": {"scheduled": definition.scheduled_seconds, "running": definition.running_seconds},
             "planned": {
                 "created_at": format_timestamp(job.created_at),

@@ -143,6 +143,11 @@ class JobDefinition:
     soft_failed: bool = False
     # The block step of a manual job, or None for other job types.
     block: BlockStep | None = None
+    # Log contents of a command job by attempt (an attempt past the end takes the last), or None
+    # for the default log that names the command.
+    logs: list | None = None
+    # Environment variables that the scenario sets on this step, over the build's.
+    env: dict = field(default_factory=dict)
 
     def outcome_of_attempt(self, attempt):
         return self.attempts[min(attempt, len(self.attempts) - 1)]
@@ -180,6 +185,9 @@ class Job:
     unblock_fields: dict | None = None
     # True while the job waits in state "waiting" for a block step before it to be unblocked.
     waits_for_block: bool = False
+    # Whether a DELETE of the log succeeded, and how many DELETE requests got a 204.
+    log_deleted: bool = False
+    times_log_deleted: int = 0
 
     @property
     def type(self):
@@ -232,6 +240,10 @@ class Job:
         """Return ``(exit_status, signal, signal_reason)``: all None until the job has finished."""
         if not self.has_finished(now) or self.type != "script":
             return None, None, None
+        return self.outcome_exit_details()
+
+    def outcome_exit_details(self):
+        """Return the ``(exit_status, signal, signal_reason)`` that the attempt reports once it finishes."""
         default_exit_status, default_signal, default_signal_reason = OUTCOME_EXIT_DETAILS[self.outcome]
         definition = self.definition
         exit_status = definition.exit_status if definition.exit_status is not None else default_exit_status
@@ -255,6 +267,8 @@ class Build:
     jobs: list = field(default_factory=list, repr=False)
     # Build meta-data: strings by key, including the fields of unblocked block steps.
     meta_data: dict = field(default_factory=dict)
+    # Environment variables that the scenario sets on every job of the build.
+    env: dict = field(default_factory=dict)
 
     @property
     def organization(self):

@@ -37,14 +37,51 @@ class Request:
             raise ApiError(400, f"The request body is not valid JSON: {error}") from error
 
 
+class StreamedBody:
+    """A response body that ``make_chunks()`` yields in byte chunks, so that it never sits in memory whole.
+
+    When ``length`` is not given, the first use of ``length`` counts the bytes of one run of
+    ``make_chunks``, so it must yield the same bytes every time. The server reads the length
+    after the simulator's lock is released.
+    """
+
+    def __init__(self, make_chunks, length=None):
+        self._make_chunks = make_chunks
+        self._length = length
+
+    @property
+    def length(self):
+        if self._length is None:
+            self._length = sum(len(chunk) for chunk in self._make_chunks())
+        return self._length
+
+    def __iter__(self):
+        return iter(self._make_chunks())
+
+
 @dataclass
 class Response:
+    """An HTTP response with its body in ``body``, or in ``stream`` (a StreamedBody) when it is large.
+
+    ``content_length`` lets a HEAD response announce a length without a body.
+    """
+
     status: int
     body: bytes = b""
     content_type: str | None = None
     headers: dict = field(default_factory=dict)
     # The name of the API route that produced the response, for the request log.
     route_name: str | None = None
+    stream: StreamedBody | None = None
+    content_length: int | None = None
+
+    @property
+    def length(self):
+        if self.content_length is not None:
+            return self.content_length
+        if self.stream is not None:
+            return self.stream.length
+        return len(self.body)
 
 
 def json_response(status, payload, headers=None):
@@ -72,7 +109,9 @@ class Router:
         self.routes = []
 
     def add(self, method, template, handler, name, scope=None):
-        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+        # Literal parts are escaped, so the "." of "log.txt" matches only a dot.
+        parts = re.split(r"\{(\w+)\}", template)
+        regex = "".join(re.escape(part) if index % 2 == 0 else f"(?P<{part}>[^/]+)" for index, part in enumerate(parts))
         self.routes.append(Route(method, re.compile(f"{regex}/?"), handler, name, scope))
 
     def match(self, method, path):

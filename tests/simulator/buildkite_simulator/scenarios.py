@@ -13,6 +13,8 @@ from pathlib import Path
 from .auth import DEFAULT_TOKEN_SCOPES, Token, validate_scopes
 from .blocks import BLOCK_STEP_KEYS, parse_block_step
 from .errors import ApiError
+from .job_env import ENV_NAME_PATTERN, is_reserved_env_name
+from .log_content import LogSpecError, parse_log_spec
 from .model import (
     ATTEMPT_OUTCOMES,
     BLOCKED_JOB_STATES,
@@ -63,6 +65,7 @@ _BUILD_KEYS = {
     "source",
     "created_seconds_ago",
     "meta_data",
+    "env",
     "jobs",
 }
 _JOB_KEYS = {
@@ -89,8 +92,14 @@ _JOB_KEYS = {
     "description",
     "unblocked_by",
     "unblock_fields",
+    "log",
+    "attempt_logs",
+    "env",
     *BLOCK_STEP_KEYS,
 }
+
+# Job keys that apply only to command (script) jobs, which run on an agent.
+_COMMAND_JOB_KEYS = ("log", "attempt_logs", "env")
 
 
 class ScenarioError(ValueError):
@@ -153,6 +162,8 @@ class _Instantiation:
         self.data = scenario.data
         self.now = now
         self.namespace = uuid.uuid5(uuid.NAMESPACE_URL, f"buildkite-simulator/scenario/{scenario.name}")
+        # Log files named by {"file": ...} live in logs/ beside the scenario file.
+        self.logs_directory = Path(scenario.source).parent / "logs"
 
     def run(self):
         users = self._users()
@@ -265,6 +276,7 @@ class _Instantiation:
             created_at=self.now - spec.get("created_seconds_ago", DEFAULT_BUILD_AGE_SECONDS),
             source=spec.get("source", "ui"),
             meta_data=self._meta_data(spec.get("meta_data", {}), f"{where}.meta_data"),
+            env=self._env(spec.get("env", {}), f"{where}.env"),
         )
         world.builds[(organization, pipeline.slug, number)] = build
         self._add_jobs(world, build, spec.get("jobs", []), where)
@@ -367,6 +379,9 @@ class _Instantiation:
             block_keys = sorted(set(spec) & set(BLOCK_STEP_KEYS))
             if block_keys:
                 raise ScenarioError(f"{where}: {block_keys} apply only to block steps (type manual), not {job_type}")
+        command_keys = sorted(set(spec) & set(_COMMAND_JOB_KEYS))
+        if command_keys and job_type != "script":
+            raise ScenarioError(f"{where}: {command_keys} apply only to command jobs (type script), not {job_type}")
         return JobDefinition(
             type=job_type,
             position=position,
@@ -387,6 +402,8 @@ class _Instantiation:
             signal_reason=spec.get("signal_reason"),
             soft_failed=bool(spec.get("soft_fail", False)),
             block=block,
+            logs=self._logs(spec, where),
+            env=self._env(spec.get("env", {}), f"{where}.env"),
         )
 
     def _job(self, world, build, definition, spec, attempt, where, pending_block, phase_start):
@@ -490,6 +507,42 @@ class _Instantiation:
             raise ScenarioError(f"{where}.unblock_fields: {error.message}") from error
         job.unblock_fields = dict(fields)
         job.times_unblocked = 1
+
+    def _logs(self, spec, where):
+        """Return the log contents of a job's attempts from ``log`` (every attempt) or ``attempt_logs``, or None."""
+        if "log" in spec and "attempt_logs" in spec:
+            raise ScenarioError(f"{where}: give log (for every attempt) or attempt_logs (one per attempt), not both")
+        if "log" in spec:
+            return [self._log(spec["log"], f"{where}.log")]
+        if "attempt_logs" not in spec:
+            return None
+        attempt_logs = spec["attempt_logs"]
+        if not isinstance(attempt_logs, list) or not attempt_logs:
+            raise ScenarioError(f"{where}.attempt_logs must be a non-empty list of logs, one per attempt")
+        return [self._log(value, f"{where}.attempt_logs[{index}]") for index, value in enumerate(attempt_logs)]
+
+    def _log(self, value, where):
+        try:
+            return parse_log_spec(value, self.logs_directory, where)
+        except LogSpecError as error:
+            raise ScenarioError(str(error)) from error
+
+    @staticmethod
+    def _env(value, where):
+        if not isinstance(value, dict):
+            raise ScenarioError(f"{where} must be an object of variable names to strings, got {value!r}")
+        for name, variable in value.items():
+            if not ENV_NAME_PATTERN.fullmatch(name):
+                raise ScenarioError(
+                    f"{where}: {name!r} is not a variable name (letters, digits and _, not first a digit)"
+                )
+            if is_reserved_env_name(name):
+                raise ScenarioError(
+                    f"{where}: {name} is set by Buildkite (CI, BUILDKITE and BUILDKITE_*), not by a scenario"
+                )
+            if not isinstance(variable, str):
+                raise ScenarioError(f"{where}.{name} must be a string, got {variable!r}")
+        return dict(value)
 
     @staticmethod
     def _uuid(value, where):

@@ -13,7 +13,7 @@ from .api import handle_api_request
 from .control import handle_control_request
 from .errors import ApiError
 from .faults import DEFAULT_HTML_PAGE, encode_fault_body
-from .routing import Request, Response, error_response
+from .routing import Request, Response, StreamedBody, error_response
 from .simulator import DEFAULT_SCENARIO, Simulator
 
 logger = logging.getLogger("buildkite_simulator")
@@ -191,7 +191,12 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             if action == "apply_then_delay":
                 time.sleep(fault.seconds)
             if action == "truncated_json":
-                response.body = response.body[: len(response.body) // 2]
+                cut_length = response.length // 2
+                if response.stream is not None:
+                    full_body = response.stream
+                    response.stream = StreamedBody(lambda: limit_stream(full_body, cut_length), cut_length)
+                else:
+                    response.body = response.body[:cut_length]
             simulator.request_log.finish(entry, response.status, fault_json, response.route_name)
             self._send(response, cut_body=action == "reset_mid_response")
         except Exception:
@@ -200,18 +205,27 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
             self._send(error_response(ApiError(500, "Internal simulator error; see the simulator's log")))
 
     def _send(self, response, cut_body=False):
-        """Write ``response``; with ``cut_body``, send the full Content-Length but only half the body, then close."""
-        body = response.body
+        """Write ``response``; with ``cut_body``, send the full Content-Length but only half the body, then close.
+
+        A streamed body is written chunk by chunk, so its size does not matter. A 204 has no
+        Content-Length, as RFC 9110 requires.
+        """
+        length = response.length
+        sent_length = length // 2 if cut_body else length
         try:
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, str(value))
             if response.content_type:
                 self.send_header("Content-Type", response.content_type)
-            self.send_header("Content-Length", str(len(body)))
+            if response.status != 204:
+                self.send_header("Content-Length", str(length))
             self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body[: len(body) // 2] if cut_body else body)
+            if self.command != "HEAD" and response.status != 204:
+                if response.stream is not None:
+                    self._write_stream(response.stream, sent_length)
+                else:
+                    self.wfile.write(response.body[:sent_length])
             if cut_body:
                 self.wfile.flush()
                 self.close_connection = True
@@ -221,6 +235,36 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
                 "could not send the response to %s:%s: %s", self.client_address[0], self.client_address[1], error
             )
             self.close_connection = True
+
+    def _write_stream(self, chunks, length):
+        """Write the first ``length`` bytes of ``chunks``; close the connection if they are fewer.
+
+        The headers are gone by now, so an error here can only cut the body short, and the
+        client sees a body shorter than its Content-Length.
+        """
+        written = 0
+        try:
+            for chunk in limit_stream(chunks, length):
+                self.wfile.write(chunk)
+                written += len(chunk)
+        except OSError:
+            # The client went away; _send logs it.
+            raise
+        except Exception:
+            logger.exception("internal error while streaming the body of %s %s", self.command, self.path)
+        if written != length:
+            logger.error("sent %s of %s body bytes for %s %s; closing", written, length, self.command, self.path)
+            self.close_connection = True
+
+
+def limit_stream(chunks, length):
+    """Yield the first ``length`` bytes of the byte chunks ``chunks``."""
+    remaining = length
+    for chunk in chunks:
+        if remaining <= 0:
+            break
+        yield chunk[:remaining]
+        remaining -= len(chunk)
 
 
 def fault_response(fault):

@@ -32,6 +32,12 @@ class ApiClient:
     def put(self, path, **kwargs):
         return self.request("PUT", path, **kwargs)
 
+    def head(self, path, **kwargs):
+        return self.request("HEAD", path, **kwargs)
+
+    def delete(self, path, **kwargs):
+        return self.request("DELETE", path, **kwargs)
+
 
 class ControlClient:
     """Calls the control API under ``/_sim/`` and raises on any error status."""
@@ -98,3 +104,11 @@ def api(running_simulator, control):
 @pytest.fixture
 def read_api(running_simulator, control):
     return ApiClient(running_simulator, token=READ_TOKEN)
+
+
+@pytest.fixture
+def log_aliases(control):
+    """Job UUIDs of the logs scenario by alias, loaded with the clock stopped."""
+    aliases = control.reset("logs")["aliases"]
+    control.stop_clock()
+    return aliases

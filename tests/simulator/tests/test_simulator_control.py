@@ -82,6 +82,8 @@ def test_reset_restores_jobs_config_and_faults(api, control, aliases):
         "not_unblockable_status": 422,
         "not_unblockable_message": "This job cannot be unblocked until the steps before it have finished",
         "unblock_accepts_arrays": True,
+        "deleted_log_response": "not_found",
+        "max_rendered_log_bytes": 67108864,
         "rate_limit": {"enabled": True, "org": 200, "user": 50, "window": 60.0},
         "time_scale": 1.0,
     }

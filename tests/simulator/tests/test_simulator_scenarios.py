@@ -36,13 +36,14 @@ def expected_retry(result):
     raise AssertionError(f"cannot read the expected outcome from {result!r}")
 
 
-# Scenarios whose README table gives retry results, and those whose table gives unblock results.
+# Scenarios whose README table gives retry results, unblock results, or log results.
 RETRY_TABLES = ("retry", "demo")
 UNBLOCK_TABLES = ("deploy",)
+LOG_TABLES = ("logs",)
 
 
 def test_bundled_scenarios_available():
-    assert {"demo", "deploy", "retry"} <= set(available_scenarios())
+    assert {"demo", "deploy", "retry", "logs", "many"} <= set(available_scenarios())
 
 
 @pytest.mark.parametrize("scenario", available_scenarios())
@@ -52,7 +53,7 @@ def test_bundled_scenario_loads(scenario):
     assert simulator.world.aliases
 
 
-@pytest.mark.parametrize("scenario", RETRY_TABLES + UNBLOCK_TABLES)
+@pytest.mark.parametrize("scenario", RETRY_TABLES + UNBLOCK_TABLES + LOG_TABLES)
 def test_readme_lists_every_job(control, scenario):
     aliases = control.reset(scenario)["aliases"]
 
@@ -133,6 +134,51 @@ def test_readme_unblock_outcome(api, control, row):
         check_unblock(api, control, row, expected)
 
 
+def check_log(api, row, expected):
+    """Compare a HEAD of the row's log with ``expected``, a README cell part such as "200, 175 bytes"."""
+    status = int(re.match(r"\d{3}", expected).group())
+
+    response = api.head(f"/organizations/acme/jobs/{row['id']}/log")
+
+    assert response.status_code == status
+    if status == 200:
+        assert response.headers["Content-Length"] == re.search(r"(\d+) bytes", expected).group(1)
+    else:
+        message = api.get(f"/organizations/acme/jobs/{row['id']}/log").json()["message"]
+        assert message in expected
+
+
+LOG_ROWS = [row for scenario in LOG_TABLES for row in readme_jobs(scenario)]
+
+
+@pytest.mark.parametrize("row", LOG_ROWS, ids=[row["alias"] for row in LOG_ROWS])
+def test_readme_log_outcome(api, control, row):
+    """Check a logs table row. A "; after N s: ..." part of the cell is a second HEAD, N s later."""
+    control.reset("logs")
+    control.stop_clock()
+    first, *later = row["result"].split("; after ")
+
+    job = api.get(f"/organizations/acme/jobs/{row['id']}").json()
+    assert job["state"] == row["state"]
+    check_log(api, row, first)
+    for part in later:
+        seconds, expected = part.split(" s: ", 1)
+        control.advance(float(seconds))
+        check_log(api, row, expected)
+
+
+def test_readme_many_env_rows(api, control):
+    aliases = control.reset("many")["aliases"]
+    rows = readme_jobs("many")
+
+    assert len(rows) == 5
+    for row in rows:
+        assert aliases[row["alias"]] == row["id"]
+        env = api.get(f"/organizations/acme/jobs/{row['id']}/env").json()["env"]
+        for name, value in re.findall(r"`(\w+)=(\w+)`", row["result"]):
+            assert env[name] == value, (row["alias"], name)
+
+
 def write_scenario(tmp_path, jobs, **build_changes):
     build = {
         "organization": "acme",
@@ -185,6 +231,22 @@ OPTIONS = [{"label": "A", "value": "a"}]
             'unblock_fields: Field "t" is required',
         ),
         ([JOB], {"meta_data": {"release": 1}}, "meta_data must be an object of keys to strings"),
+        ([{**JOB, "log": 5}], {}, "jobs[0].log must be a string, a list of lines"),
+        ([{**JOB, "log": [7]}], {}, 'jobs[0].log[0] must be a string or {"text"'),
+        ([{**JOB, "log": [{"text": "a", "at": 2}, {"text": "b", "at": 1}]}], {}, "log[1].at must be a number"),
+        ([{**JOB, "log": {"file": "../retry.json"}}], {}, "log.file must be the name of a file under"),
+        ([{**JOB, "log": {"file": "missing.log"}}], {}, "log.file: cannot read log file"),
+        ([{**JOB, "log": {"generate": {"bytes": -1}}}], {}, "log.generate.bytes must be an integer, 0 or more"),
+        ([{**JOB, "log": {"generate": {"bytes": 1, "size": 2}}}], {}, "log.generate must be"),
+        ([{**JOB, "log": "a", "attempt_logs": ["b"]}], {}, "give log (for every attempt) or attempt_logs"),
+        ([{**JOB, "attempt_logs": []}], {}, "attempt_logs must be a non-empty list"),
+        ([{**GATE, "log": "a"}], {}, "['log'] apply only to command jobs (type script), not manual"),
+        ([{**JOB, "type": "waiter", "env": {"A": "1"}}], {}, "['env'] apply only to command jobs"),
+        ([{**JOB, "env": {"BUILDKITE_BRANCH": "x"}}], {}, "BUILDKITE_BRANCH is set by Buildkite"),
+        ([JOB], {"env": {"CI": "false"}}, "env: CI is set by Buildkite"),
+        ([{**JOB, "env": {"1ST": "x"}}], {}, "'1ST' is not a variable name"),
+        ([{**JOB, "env": {"A": 1}}], {}, "env.A must be a string"),
+        ([JOB], {"env": ["A=1"]}, "env must be an object of variable names to strings"),
     ],
     ids=[
         "unknown job key",
@@ -212,6 +274,22 @@ OPTIONS = [{"label": "A", "value": "a"}]
         "unknown unblocker",
         "invalid unblock_fields",
         "meta_data not strings",
+        "log not a log",
+        "log line not a string",
+        "log lines out of order",
+        "log file outside logs",
+        "log file missing",
+        "negative generated bytes",
+        "unknown generate key",
+        "log and attempt_logs",
+        "empty attempt_logs",
+        "log on block step",
+        "env on wait step",
+        "reserved env name",
+        "reserved build env name",
+        "invalid env name",
+        "env value not a string",
+        "env not an object",
     ],
 )
 def test_invalid_scenario_rejected(tmp_path, jobs, build_changes, message):
@@ -271,3 +349,45 @@ def test_token_user_with_scenario_user_id_rejected(control):
 
     assert response.status_code == 400
     assert "is the scenario's user 'sim'" in response.json()["message"]
+
+
+def test_log_file_read_beside_scenario(tmp_path, control, api):
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "custom.log").write_bytes(b"custom \xff bytes\r\n")
+    path = write_scenario(tmp_path, [{**JOB, "log": {"file": "custom.log"}}])
+    control.reset(path)
+
+    response = api.get(f"/organizations/acme/jobs/{JOB['id']}/log.txt")
+
+    assert response.content == b"custom \xff bytes\r\n"
+
+
+def test_attempt_logs_repeat_last(tmp_path, control, api):
+    job = {**JOB, "attempts": ["failed"], "attempt_logs": ["first", "later"]}
+    control.reset(write_scenario(tmp_path, [job]))
+    control.stop_clock()
+    second = api.put(f"/organizations/acme/jobs/{JOB['id']}/retry").json()
+    control.advance(1)
+    third = api.put(f"/organizations/acme/jobs/{second['id']}/retry").json()
+    control.advance(1)
+
+    logs = [
+        api.get(f"/organizations/acme/jobs/{job_id}/log.txt").content
+        for job_id in (JOB["id"], second["id"], third["id"])
+    ]
+
+    assert logs == [b"first", b"later", b"later"]
+
+
+def test_log_lines_without_time_follow_previous_line(tmp_path, control, api):
+    lines = ["a", {"text": "b", "at": 2}, "c", {"text": "d", "at": 5}]
+    job = {**JOB, "state": "running", "durations": {"running": 100}, "log": lines}
+    control.reset(write_scenario(tmp_path, [job], created_seconds_ago=0))
+    control.stop_clock()
+
+    before = api.get(f"/organizations/acme/jobs/{JOB['id']}/log.txt").content
+    control.advance(2)
+    middle = api.get(f"/organizations/acme/jobs/{JOB['id']}/log.txt").content
+
+    assert before == b"a\n"
+    assert middle == b"a\nb\nc\n"
