@@ -26,7 +26,9 @@ extends_documentation_fragment:
 options:
   wait:
     description:
-      - Wait until the new attempt has finished, following automatic retries, and fail unless it passed.
+      - Wait until the new attempt has finished, following automatic retries, and fail unless it passed. The
+        failure message ends with the last 20 lines of the attempt's log, as text, when the token may read logs
+        (C(read_build_logs)).
       - Has no effect in check mode.
     type: bool
     default: false
@@ -198,6 +200,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
     send_change,
     wait_for_job,
 )
+from ansible_collections.opskite.buildkite.plugins.module_utils._logs import tail_text
 from ansible_collections.opskite.buildkite.plugins.module_utils._options import (
     JOB_TARGET_MUTUALLY_EXCLUSIVE,
     JOB_TARGET_REQUIRED_ONE_OF,
@@ -209,6 +212,8 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._options import 
 # Refusals that say nothing about the job's state: re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 403, 404, 429))
 MAX_WAIT = 7 * 24 * 3600
+# Lines of the failed attempt's log that end the failure message with wait=true.
+FAILED_LOG_LINES = 20
 
 
 def refusal_hint(job, api_message=''):
@@ -370,7 +375,11 @@ def main():
             with failing_as('wait for', target, job['id']):
                 job = wait_for_job(client, target, job, params['wait_timeout'], params['poll_interval'])
             if job.get('state') != 'passed':
-                module.fail_json(msg=attempt_failed_message(target, job, changed), changed=changed, job=job)
+                message = attempt_failed_message(target, job, changed)
+                tail = tail_text(client, target, job['id'], FAILED_LOG_LINES)
+                if tail:
+                    message = '%s. The last lines of its log:\n%s' % (message, tail.rstrip('\n'))
+                module.fail_json(msg=message, changed=changed, job=job)
     except BuildkiteWaitTimeout as exc:
         module.fail_json(msg=str(exc), changed=changed, job=exc.job)
     except (BuildkiteActionError, BuildkiteError) as exc:
