@@ -434,3 +434,140 @@ def send_change(client, path, body, check_applied, what):
 
 def format_seconds(value):
     return ('%g' % value) if isinstance(value, float) else str(value)
+
+
+# Reading a build's job list and a job's environment, for buildkite_job_info and the
+# buildkite_job_env lookup.
+
+# The list-jobs endpoint serves at most 100 jobs a page (Buildkite docs, "List jobs").
+LIST_JOBS_PER_PAGE = 100
+# A guard against a next link that never ends: 1,000 pages are 100,000 jobs, far beyond any build.
+MAX_LIST_PAGES = 1000
+
+
+def resolve_build(options):
+    """Validate the options that name a build and return a JobTarget without a job. No request is sent.
+
+    The build comes from pipeline and build, or from a build url. Organization, pipeline and build
+    set elsewhere must agree with the url. A url that names a job is rejected, because it names one job.
+    """
+    organization = options.get('organization')
+    pipeline = options.get('pipeline')
+    build = options.get('build')
+    url = options.get('url')
+
+    if url is not None:
+        from_url = parse_web_url(url)
+        if from_url['job'] is not None:
+            raise BuildkiteConfigError('url', 'url names a job, so it cannot name a build to list; remove "#<job id>"')
+        for name, value in (('organization', organization), ('pipeline', pipeline), ('build', build)):
+            if value is not None and value != from_url[name]:
+                raise BuildkiteConfigError(
+                    name,
+                    '%s is %r (from %s) but url names %s %r; remove one of them or make them agree'
+                    % (name, value, SOURCES.get(name, DEFAULT_SOURCE), name, from_url[name]),
+                )
+        organization, pipeline, build = from_url['organization'], from_url['pipeline'], from_url['build']
+
+    if organization is None or (isinstance(organization, str) and not organization.strip()):
+        raise BuildkiteConfigError(
+            'organization',
+            'organization is required: set the organization option (the slug in '
+            'https://buildkite.com/<organization>) or BUILDKITE_ORGANIZATION_SLUG, or give url',
+        )
+    validate_slug('organization', organization)
+    if pipeline is None and build is None:
+        raise BuildkiteConfigError(
+            'pipeline',
+            'pipeline and build (or a build url) are required to list the jobs of a build; to read one job, '
+            'give job, a job url, or step_key with pipeline and build',
+        )
+    if (pipeline is None) != (build is None):
+        missing = 'build' if build is None else 'pipeline'
+        raise BuildkiteConfigError(missing, 'pipeline and build go together: %s is missing' % missing)
+    validate_slug('pipeline', pipeline)
+    validate_build_number('build', build)
+    return JobTarget(organization, pipeline, build)
+
+
+@contextmanager
+def failing_on_build(action, target):
+    """Prefix client errors raised inside with what was being done on which build."""
+    try:
+        yield
+    except (BuildkiteConfigError, BuildkiteActionError):
+        raise
+    except BuildkiteError as exc:
+        raise BuildkiteActionError(
+            'Failed to %s build %s: %s' % (action, target.location(), exc),
+            status=exc.status,
+            method=exc.method,
+            path=exc.path,
+            api_message=exc.api_message,
+            hint=exc.hint,
+        )
+
+
+def api_path_of(client, link):
+    """Return the path and query of a link the API sent, such as a next-page link, relative to api_url.
+
+    A link outside api_url is rejected, so that the token is never sent to another host.
+    """
+    base = urlsplit(client.api_url)
+    parts = urlsplit(link if isinstance(link, str) else '')
+    base_path = base.path.rstrip('/')
+    if (
+        parts.scheme != base.scheme
+        or parts.netloc.lower() != base.netloc.lower()
+        or not parts.path.startswith(base_path + '/')
+    ):
+        raise BuildkiteError(
+            'the API sent the page link %r, which is outside api_url %s. The token is sent to api_url only, '
+            'so the list stops here' % (link, client.api_url)
+        )
+    path = parts.path[len(base_path) :]
+    return '%s?%s' % (path, parts.query) if parts.query else path
+
+
+def list_jobs(client, target, states=None, step_key=None):
+    """Return every job of the build that matches the filters, following the list's cursor links.
+
+    Retried attempts are included (``include_retried_jobs=true``, the endpoint's default), each
+    with ``retried: true``. ``states`` and ``step_key`` are sent as the API's own filters.
+    """
+    path = target.build_path() + '/jobs'
+    params = [('per_page', str(LIST_JOBS_PER_PAGE)), ('include_retried_jobs', 'true')]
+    params.extend(('state[]', state) for state in states or ())
+    if step_key is not None:
+        params.append(('step_key', step_key))
+
+    jobs = []
+    links_followed = set()
+    for _page in range(MAX_LIST_PAGES):
+        page = client.get_json(path, params=params)
+        items = page.get('items') if isinstance(page, dict) else None
+        if not isinstance(items, list):
+            raise BuildkiteError(
+                'the list of jobs has no "items" array; check that api_url points at the Buildkite REST API'
+            )
+        jobs.extend(items)
+
+        links = page.get('links') if isinstance(page.get('links'), dict) else {}
+        next_link = links.get('next')
+        if not next_link:
+            return jobs
+        if next_link in links_followed:
+            raise BuildkiteError('the API sent the same next-page link twice (%s), so the list stops here' % next_link)
+        links_followed.add(next_link)
+        # The link carries the filters and the cursor in its query.
+        path, params = api_path_of(client, next_link), None
+    raise BuildkiteError('the build has more than %d pages of jobs, so the list stops here' % MAX_LIST_PAGES)
+
+
+def read_job_env(client, target, job_id):
+    """Return the job's environment as the API sends it: a dict of variable names to string values."""
+    data = client.get_json(target.job_path(job_id, '/env'))
+    env = data.get('env') if isinstance(data, dict) else None
+    if not isinstance(env, dict):
+        raise BuildkiteError('the response has no "env" object; check that api_url points at the Buildkite REST API')
+    return env

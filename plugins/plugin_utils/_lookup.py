@@ -1,0 +1,158 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) opskite.buildkite contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Controller-side glue for the lookup plugins: their options to a BuildkiteClient, their terms to jobs.
+
+Plugin options come from Ansible's configuration machinery (keyword arguments, variables,
+environment variables and ansible.cfg), so the lookup reads them with get_option and hands
+them to the same validation the modules use.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+
+from ansible import constants as C
+from ansible.module_utils.parsing.convert_bool import BOOLEANS
+
+from ansible_collections.opskite.buildkite.plugins.module_utils._client import BuildkiteConfigError
+from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
+    UUID_PATTERN,
+    JobTarget,
+    parse_web_url,
+    validate_slug,
+)
+from ansible_collections.opskite.buildkite.plugins.module_utils._options import client_from_options
+
+CONNECTION_OPTIONS = ('api_token', 'api_url', 'validate_certs', 'ca_path', 'timeout', 'api_retries', 'organization')
+
+
+def plugin_var_options(plugin, variables, templar=None):
+    """Return the Ansible variables that set the plugin's options, templated.
+
+    A lookup receives the play's variables unrendered, so that ``buildkite_api_token: "{{ vault_token }}"``
+    would reach the option as that text. Only the variables named in the plugin's documentation are
+    rendered, as ansible-core does for connection plugins.
+    """
+    names = C.config.get_plugin_vars(plugin.plugin_type, plugin._load_name)
+    selected = dict((name, variables[name]) for name in names if name in (variables or {}))
+    if templar is None:
+        return selected
+    return dict((name, templar.template(value)) for name, value in selected.items())
+
+
+def raw_option_value(name, origin, var_options, direct):
+    """Return an option's value as its source gave it, before Ansible converted its type, or None."""
+    if origin == 'Direct':
+        return direct.get(name)
+    if origin.startswith('var: '):
+        return var_options.get(origin[len('var: ') :])
+    if origin.startswith('env: '):
+        return os.environ.get(origin[len('env: ') :])
+    if origin != 'default' and os.path.isfile(origin):
+        parser = configparser.ConfigParser(inline_comment_prefixes=(';',), interpolation=None)
+        parser.read(origin, encoding='utf-8')
+        return parser.get('buildkite', name, fallback=None)
+    return None
+
+
+def check_boolean_option(plugin, name, var_options, direct):
+    """Raise when the text that set a boolean option is not a boolean.
+
+    Ansible's configuration turns any unknown text into false, so that ``validate_certs: maybe``
+    would silently turn certificate verification off. Modules reject such values, and so does this.
+    """
+    _value, origin = plugin.get_option_and_origin(name)
+    raw = raw_option_value(name, origin, var_options, direct)
+    if isinstance(raw, str) and raw.strip().lower() not in BOOLEANS:
+        raise BuildkiteConfigError(
+            name,
+            '%s must be a boolean such as true or false, got %r (from %s)' % (name, raw, describe_origin(name, origin)),
+        )
+
+
+def reject_unknown_options(plugin, direct):
+    """Reject keyword arguments the plugin does not document; Ansible's configuration ignores them silently."""
+    unknown = sorted(set(direct) - set(plugin.option_definitions))
+    if unknown:
+        raise BuildkiteConfigError(
+            unknown[0],
+            'unknown option%s %s; the options are %s'
+            % (
+                '' if len(unknown) == 1 else 's',
+                ', '.join(unknown),
+                ', '.join(sorted(name for name in plugin.option_definitions if not name.startswith('_'))),
+            ),
+        )
+
+
+def client_from_lookup(plugin, warn=None):
+    """Validate the lookup's connection options and return a BuildkiteClient; no request is sent."""
+    options = dict((name, plugin.get_option(name)) for name in CONNECTION_OPTIONS)
+    return client_from_options(options, warn=warn)
+
+
+def describe_origin(name, origin):
+    """Return where an option's value came from, in a user's words, from Ansible's config origin."""
+    if origin == 'Direct':
+        return 'the keyword argument %s' % name
+    if origin.startswith('var: '):
+        return 'the variable %s' % origin[len('var: ') :]
+    if origin.startswith('env: '):
+        return 'the environment variable %s' % origin[len('env: ') :]
+    if origin == 'default':
+        return 'the default'
+    return '%s in the [buildkite] section of %s' % (name, origin)
+
+
+def target_from_term(term, index, organization=None, organization_origin=None):
+    """Return a JobTarget for one lookup term, a job UUID or a job's web URL. No request is sent.
+
+    A UUID uses the organization-scoped routes and needs ``organization``. A web URL names its
+    organization, pipeline and build, and uses the build-scoped routes. ``index`` (from 1) and
+    ``organization_origin`` only serve the messages.
+    """
+    label = 'term %d' % index
+    if not isinstance(term, str) or not term.strip():
+        raise BuildkiteConfigError(
+            '_terms',
+            '%s must be a job UUID or a job\'s web URL, got %r' % (label, term),
+        )
+    text = term.strip()
+
+    if '/' in text:
+        try:
+            from_url = parse_web_url(text)
+        except BuildkiteConfigError as exc:
+            raise BuildkiteConfigError('_terms', '%s is not a valid job web URL: %s' % (label, exc))
+        if from_url['job'] is None:
+            raise BuildkiteConfigError(
+                '_terms', '%s names a build but no job: add "#<job id>" to the URL, got %r' % (label, term)
+            )
+        if organization is not None and organization != from_url['organization']:
+            raise BuildkiteConfigError(
+                'organization',
+                'organization is %r (from %s) but %s names organization %r; remove one of them or make them agree'
+                % (organization, organization_origin or 'the lookup options', label, from_url['organization']),
+            )
+        return JobTarget(from_url['organization'], from_url['pipeline'], from_url['build'], from_url['job'])
+
+    job_id = text.lower()
+    if not UUID_PATTERN.fullmatch(job_id):
+        raise BuildkiteConfigError(
+            '_terms',
+            '%s must be a job UUID such as 01234567-89ab-cdef-0123-456789abcdef, or a job\'s web URL such as '
+            'https://buildkite.com/<organization>/<pipeline>/builds/<number>#<job>, got %r' % (label, term),
+        )
+    if organization is None or not str(organization).strip():
+        raise BuildkiteConfigError(
+            'organization',
+            'organization is required for %s, a job UUID: set the organization keyword, the buildkite_organization '
+            'variable, BUILDKITE_ORGANIZATION_SLUG or organization in the [buildkite] section of ansible.cfg, or '
+            'give the job\'s web URL' % label,
+        )
+    validate_slug('organization', organization)
+    return JobTarget(organization, job_id=job_id)
