@@ -51,9 +51,9 @@ ansible-test-pip: venv
 demo: venv collection
 	@echo "=== Running playbooks/demo.yml twice against the Buildkite simulator"
 	@cd $(CURDIR) && ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $(WITH_SIMULATOR) --scenario demo -- bash -c \
-		'$(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 playbooks/demo.yml \
+		'$(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 -e demo_log_dir=$(WORK) playbooks/demo.yml \
 		&& echo "=== The same playbook again: nothing left to change" \
-		&& $(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 playbooks/demo.yml'
+		&& $(BIN)/ansible-playbook -i localhost, -e demo_poll_interval=1 -e demo_log_dir=$(WORK) playbooks/demo.yml'
 
 sanity: collection ansible-test-pip
 	@echo "=== ansible-test sanity"
