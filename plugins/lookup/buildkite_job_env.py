@@ -41,6 +41,7 @@ options:
         so this redacts at least what the agent would.
       - The default is the Buildkite agent's default list of redacted variables. Set C([]) to return every value
         as it is.
+      - A list given here replaces the default list. To redact more, repeat the default patterns and add yours.
     type: list
     elements: str
     default:
@@ -161,8 +162,11 @@ PREFIX = 'opskite.buildkite.buildkite_job_env: '
 
 
 def is_missing_job(error):
-    """Tell whether an error means the job was not found, rather than a wrong api_url (404 "Not Found")."""
-    return error.status == 404 and (error.api_message or '').strip().rstrip('.') != 'Not Found'
+    """Tell whether an error means the job was not found, rather than a wrong organization or api_url.
+
+    Buildkite answers every unknown path segment with 404; only "No job found" names the job.
+    """
+    return error.status == 404 and (error.api_message or '').strip().rstrip('.') == 'No job found'
 
 
 class LookupModule(LookupBase):

@@ -103,6 +103,7 @@ options:
         so C(*_TOKEN) also matches C(deploy_token).
       - The default is the Buildkite agent's default list of redacted variables. Set C([]) to return every value
         as it is.
+      - A list given here replaces the default list. To redact more, repeat the default patterns and add yours.
     type: list
     elements: str
     default:
@@ -138,6 +139,8 @@ options:
     description:
       - Wait until the job is in one of these states, for example C([blocked]) for a block step that the build has
         reached, or C([passed, failed]) for a command job. Needs one job.
+      - A block job reads C(blocked) before the build reaches it too, so it counts as C(blocked) here only once it
+        can be unblocked (C(unblockable=true)).
       - The task fails at once when the job is in a finished state that is not in the list, such as C(passed) for
         C(wait_for=[failed]), because a finished job does not change by itself.
       - Waits for this job only. A retry creates a new job, which is not followed; address the job by O(step_key)
@@ -428,8 +431,14 @@ def check_list_options(params):
 def wait_for_states(client, target, job, states, timeout, poll_interval):
     """Poll the job until its state is one of ``states``. Raise when it finishes in another state or time runs out."""
 
+    def reached(current):
+        # A block job reads blocked before the build reaches it too; only an unblockable one has been reached.
+        if current.get('state') == 'blocked' and current.get('type') == 'manual' and not current.get('unblockable'):
+            return False
+        return current.get('state') in states
+
     def settled(current):
-        return current.get('state') in states or current.get('state') in FINISHED_STATES
+        return reached(current) or current.get('state') in FINISHED_STATES
 
     with failing_as('wait for', target, job['id']):
         try:
@@ -441,7 +450,7 @@ def wait_for_states(client, target, job, states, timeout, poll_interval):
                 % (format_seconds(timeout), target.describe(job['id']), ' or '.join(states), exc.job.get('state')),
                 exc.job,
             )
-        if job.get('state') not in states:
+        if not reached(job):
             raise BuildkiteError(
                 'the job is %s, a finished state, so it will not reach %s (wait_for)'
                 % (job.get('state'), ' or '.join(states))

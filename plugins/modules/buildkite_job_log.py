@@ -48,7 +48,8 @@ options:
   max_bytes:
     description:
       - The most bytes of log returned in RV(content). A longer log is cut at the start of a line, keeping its end,
-        and RV(truncated) is true.
+        and RV(truncated) is true. When the last O(max_bytes) hold no line start, the cut falls at the start of a
+        character instead.
       - Ignored with O(dest).
     type: int
     default: 1048576
@@ -206,6 +207,8 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._options import 
 )
 
 MAX_WAIT = 7 * 24 * 3600
+# Job types that never have a log, so waiting for one to finish would wait in vain.
+NO_LOG_TYPES = {'manual': 'block', 'waiter': 'wait', 'trigger': 'trigger'}
 MAX_CONTENT = 256 * 1024 * 1024
 MAX_TAIL_LINES = 1000000
 
@@ -293,6 +296,11 @@ def run(module, client, target):
         with failing_as('wait for', target, job_id):
             if job is None:
                 job = client.get_json(target.job_path(job_id))
+            if job.get('type') in NO_LOG_TYPES:
+                raise BuildkiteError(
+                    'the job is a %s step (type %s), and only command jobs have a log'
+                    % (NO_LOG_TYPES[job['type']], job['type'])
+                )
             job = wait_for_job(client, target, job, params['wait_timeout'], params['poll_interval'], follow=False)
 
     result = {}

@@ -307,6 +307,17 @@ def warn_on_other_values(client, target, job, build, fields, warn):
         )
 
 
+def wait_for_unblockable(client, target, job, timeout, poll_interval):
+    """Poll the block job until it can be unblocked or no longer needs it; a timeout says what it waited for."""
+    try:
+        return wait_for_job(client, target, job, timeout, poll_interval, done=is_ready, follow=False)
+    except BuildkiteWaitTimeout as exc:
+        raise BuildkiteWaitTimeout(
+            '%s. The build had not reached the block step: steps before it were still running' % str(exc).rstrip('.'),
+            exc.job,
+        )
+
+
 def unblock_job(client, target, job_id, body, wait, wait_timeout, poll_interval):
     """Unblock the job and return (changed, job, warning), waiting for it first when asked."""
 
@@ -328,10 +339,8 @@ def unblock_job(client, target, job_id, body, wait, wait_timeout, poll_interval)
         job = get_job(client, target, job_id)
         if is_unblocked(job):
             return False, job, None
-        if wait and is_unreached(job):
-            job = wait_for_job(
-                client, target, job, wait_timeout, poll_interval, done=is_ready, follow=False, action='wait for'
-            )
+        if wait and is_unreached(job) and 'canceled build' not in refusal.api_message.lower():
+            job = wait_for_unblockable(client, target, job, wait_timeout, poll_interval)
             if is_unblocked(job):
                 return False, job, None
             if job.get('unblockable'):

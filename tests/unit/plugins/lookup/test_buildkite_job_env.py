@@ -455,6 +455,15 @@ def test_wrong_api_url_is_not_missing_job(api, clients, token):
     assert 'Check that api_url is the REST API base URL' in str(raised.value)
 
 
+def test_wrong_organization_is_not_missing_job(api, clients, token):
+    api.get(ORGANIZATION_ENV_URL, status=404, json={'message': 'No organization found'})
+
+    with pytest.raises(AnsibleError) as raised:
+        run_lookup([JOB_ID], on_missing='skip', **connected(token))
+
+    assert 'HTTP 404: No organization found' in str(raised.value)
+
+
 def test_missing_scope_fails_even_with_skip(api, clients, token):
     api.get(ORGANIZATION_ENV_URL, status=403, json={'message': "Your access token doesn't have the read_job_env scope"})
 
