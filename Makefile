@@ -99,3 +99,8 @@ test: venv sanity units simulator-tests integration molecule lint
 clean:
 	rm -rf $(WORK) tests/output .ansible
 
+# Benchmarks against the simulator; not part of make test. Writes docs/benchmarks.md in about 7 to 10 minutes.
+.PHONY: bench
+bench: venv
+	@echo "=== Benchmarks against the Buildkite simulator (writes docs/benchmarks.md)"
+	@cd $(CURDIR) && $(BIN)/python benchmarks/run.py --json .tmp/benchmarks.json

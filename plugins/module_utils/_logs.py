@@ -5,7 +5,7 @@
 
 """Job logs: reading with bounded memory, tails through suffix ranges, and text clean-up.
 
-Job logs run up to 1 GiB (the Buildkite agent's default limit), so nothing here holds a whole
+Job logs run up to 1 GiB (the Buildkite agent's default limit), so nothing here keeps a whole
 log in memory: content is cut to a window, tails are fetched with ``Range: bytes=-N``, and
 files are written chunk by chunk.
 """
@@ -92,8 +92,8 @@ def strip_log(data):
 def cut_to_window(data, max_bytes, more_before):
     """Return the last ``max_bytes`` of ``data`` starting at a line, and whether anything was cut.
 
-    ``more_before`` says that ``data`` is already the end of a longer log. A cut never splits a
-    UTF-8 sequence: when the window holds no line break, it starts at the next character.
+    ``more_before`` means that ``data`` is already the end of a longer log. A cut never splits a
+    UTF-8 sequence: when the window contains no line break, it starts at the next character.
     """
     truncated = more_before or len(data) > max_bytes
     if not truncated:
@@ -114,9 +114,9 @@ def decode(data):
 
 
 def last_lines(data, count, complete):
-    """Return the last ``count`` lines of ``data``, or None when it holds fewer.
+    """Return the last ``count`` lines of ``data``, or None when it contains fewer.
 
-    ``complete`` says that ``data`` is the whole log; otherwise its first line may be partial
+    ``complete`` means that ``data`` is the whole log; otherwise its first line may be partial
     and does not count.
     """
     ends_with_newline = data.endswith(b'\n')
@@ -141,7 +141,7 @@ def log_path(target, job_id, form):
 def read_tail_bytes(client, target, job_id, window):
     """Fetch the last ``window`` bytes of the raw log; return (bytes, total size).
 
-    An empty log answers 416 (Range Not Satisfiable), which is returned as (b'', 0).
+    An empty log gets 416 (Range Not Satisfiable), which is returned as (b'', 0).
     """
     try:
         response = client.request(
@@ -305,7 +305,7 @@ def log_size(client, target, job_id):
 
 
 def explain_missing_log(client, target, job_id, error):
-    """Return a clearer error for a 404 on a log: jobs without a log say what they are."""
+    """Return a clearer error for a 404 on a log, naming the job type when the job cannot have a log."""
     try:
         job = client.get_json(target.job_path(job_id))
     except BuildkiteError:
