@@ -26,7 +26,7 @@ API_BUILD_PATH = re.compile(
     r'/organizations/(?P<organization>[^/]+)/pipelines/(?P<pipeline>[^/]+)/builds/(?P<build>[0-9]+)'
 )
 MAX_BUILD_NUMBER = 2**31 - 1
-# Where an addressing value can come from, for messages about a conflict with url.
+# Sources of an addressing value, for messages about a conflict with url.
 SOURCES = {'organization': 'the task, module_defaults or BUILDKITE_ORGANIZATION_SLUG'}
 DEFAULT_SOURCE = 'the task or module_defaults'
 
@@ -326,7 +326,7 @@ def read_job(client, target, with_build=False):
 
     With step_key, or with ``with_build`` on a build-scoped target, one read of the build (every
     attempt included) gives both; the job is then the step's latest attempt, or the job by id as
-    it stands. Otherwise only the job is read and build is None.
+    it is. Otherwise only the job is read and build is None.
     """
     build = None
     if target.step_key or (with_build and target.build_scoped):

@@ -209,7 +209,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._options import 
     validate_number,
 )
 
-# Refusals that say nothing about the job's state: re-reading the job would not explain them.
+# Errors that tell nothing about the job's state, so re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 403, 404, 429))
 MAX_WAIT = 7 * 24 * 3600
 # Lines of the failed attempt's log that end the failure message with wait=true.

@@ -217,7 +217,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._options import 
 )
 from ansible_collections.opskite.buildkite.plugins.module_utils._unblock import convert_fields, meta_data_differences
 
-# Refusals that say nothing about the job's state: re-reading the job would not explain them.
+# Errors that tell nothing about the job's state, so re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 404, 429))
 MAX_WAIT = 7 * 24 * 3600
 # States of a block job whose build has not reached it yet.
@@ -239,7 +239,7 @@ def is_ready(job):
 
 
 def blocker(job, build=None, api_message=''):
-    """Return why the block job cannot be unblocked now, or None when nothing stands in the way."""
+    """Return why the block job cannot be unblocked now, or None when nothing prevents it."""
     if job.get('type') != 'manual':
         return 'The job is not a block step; its type is %s' % job.get('type')
     if 'canceled build' in api_message.lower() or (build is not None and build.get('state') in CANCELED_BUILD_STATES):
@@ -308,7 +308,7 @@ def warn_on_other_values(client, target, job, build, fields, warn):
 
 
 def wait_for_unblockable(client, target, job, timeout, poll_interval):
-    """Poll the block job until it can be unblocked or no longer needs it; a timeout says what it waited for."""
+    """Poll the block job until it can be unblocked or no longer needs it. A timeout names what it waited for."""
     try:
         return wait_for_job(client, target, job, timeout, poll_interval, done=is_ready, follow=False)
     except BuildkiteWaitTimeout as exc:
