@@ -17,12 +17,12 @@ ANSIBLE_TEST_ARGS := --local --python 3.11 --color no
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
 
-.PHONY: help venv demo test sanity units simulator-tests integration lint collection ansible-test-pip clean
+.PHONY: help venv demo test sanity units simulator-tests integration release-checks lint collection ansible-test-pip clean
 
 help:
 	@echo "make demo    install everything into .venv, start the Buildkite simulator, run the demo playbook"
 	@echo "make test    install everything, then run sanity, unit, simulator, integration and lint checks"
-	@echo "Parts of make test: sanity, units, simulator-tests, integration, molecule, lint"
+	@echo "Parts of make test: sanity, units, simulator-tests, integration, molecule, release-checks, lint"
 
 venv: $(VENV)/.installed
 
@@ -86,6 +86,23 @@ molecule: venv
 	@cd $(CURDIR) && ANSIBLE_HOME=$(WORK)/molecule-home PATH=$(BIN):$$PATH \
 		$(BIN)/molecule test -s deploy_gate -s deploy_gate_failed_deploy
 
+# The checks Ansible Galaxy and the docs site apply: build the tarball, import it with
+# galaxy-importer (which exits 0 on warnings, so any WARNING or ERROR line fails here), and lint
+# the plugin docs and the changelog fragments.
+release-checks: venv
+	@echo "=== ansible-galaxy collection build + galaxy-importer"
+	@rm -rf $(WORK)/dist && mkdir -p $(WORK)/dist
+	@$(BIN)/ansible-galaxy collection build --force --output-path $(WORK)/dist . > /dev/null
+	@cd $(WORK)/dist && PATH=$(BIN):$$PATH $(BIN)/python -m galaxy_importer.main *.tar.gz > importer.log 2>&1 \
+		|| { cat importer.log; exit 1; }
+	@if grep -Eq '^(WARNING|ERROR)' $(WORK)/dist/importer.log \
+		|| ! grep -q 'Importer processing completed successfully' $(WORK)/dist/importer.log; then \
+		cat $(WORK)/dist/importer.log; echo "galaxy-importer reported problems"; exit 1; fi
+	@echo "galaxy-importer: no warnings or errors"
+	@echo "=== antsibull-docs lint-collection-docs, antsibull-changelog lint"
+	@PATH=$(BIN):$$PATH $(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
+	@$(BIN)/antsibull-changelog lint
+
 lint: venv
 	@echo "=== ansible-lint (production profile)"
 	@PATH=$(BIN):$$PATH $(BIN)/ansible-lint --profile production --nocolor
@@ -93,7 +110,7 @@ lint: venv
 	@$(BIN)/ruff check --no-cache .
 	@$(BIN)/ruff format --no-cache --check .
 
-test: venv sanity units simulator-tests integration molecule lint
+test: venv sanity units simulator-tests integration molecule release-checks lint
 	@echo "=== make test: all checks passed"
 
 clean:
