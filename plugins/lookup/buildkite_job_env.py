@@ -164,7 +164,7 @@ PREFIX = 'opskite.buildkite.buildkite_job_env: '
 def is_missing_job(error):
     """Tell whether an error means the job was not found, rather than a wrong organization or api_url.
 
-    Buildkite answers every unknown path segment with 404; only "No job found" names the job.
+    Buildkite returns 404 for every unknown path segment, and only "No job found" names the job.
     """
     return error.status == 404 and (error.api_message or '').strip().rstrip('.') == 'No job found'
 

@@ -325,8 +325,8 @@ def read_job(client, target, with_build=False):
     """Read the target's job, and return (job, build).
 
     With step_key, or with ``with_build`` on a build-scoped target, one read of the build (every
-    attempt included) gives both; the job is then the step's latest attempt, or the job by id as
-    it is. Otherwise only the job is read and build is None.
+    attempt included) gives both. The job is then the step's latest attempt, or the job by id as
+    it is. Otherwise only the job is read, and build is None.
     """
     build = None
     if target.step_key or (with_build and target.build_scoped):

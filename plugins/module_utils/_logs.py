@@ -25,8 +25,8 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
 )
 
 CHUNK_SIZE = 1024 * 1024
-# A JSON log response up to this many times max_bytes is read whole (it also gives
-# header_times); a larger one is dropped for a suffix range of max_bytes.
+# A JSON log response up to this many times max_bytes is read whole, which also gives
+# header_times. A larger one is dropped, and a suffix range of max_bytes is read instead.
 JSON_READ_FACTOR = 4
 # First guess of the bytes per line when fetching a tail; the range grows fourfold until the
 # requested lines are found.

@@ -45,6 +45,16 @@ JOB_TARGET_ARGSPEC = dict(
     build=dict(type='int'),
 )
 
+# Options of the modules that wait for a job, and their limits: a week, and a poll at most every
+# 0.1 s and at least every hour.
+WAIT_ARGSPEC = dict(
+    wait_timeout=dict(type='float', default=3600),
+    poll_interval=dict(type='float', default=5),
+)
+MAX_WAIT = 7 * 24 * 3600
+MIN_POLL_INTERVAL = 0.1
+MAX_POLL_INTERVAL = 3600
+
 JOB_TARGET_MUTUALLY_EXCLUSIVE = [('job', 'step_key')]
 JOB_TARGET_REQUIRED_ONE_OF = [('job', 'step_key', 'url')]
 
@@ -136,6 +146,12 @@ def validate_number(option, value, minimum, maximum, unit):
             option, '%s must be between %s and %s %s, got %r' % (option, minimum, maximum, unit, value)
         )
     return value
+
+
+def validate_wait(options):
+    """Check wait_timeout and poll_interval, raising BuildkiteConfigError naming the option."""
+    validate_number('wait_timeout', options.get('wait_timeout'), 0, MAX_WAIT, 'seconds')
+    validate_number('poll_interval', options.get('poll_interval'), MIN_POLL_INTERVAL, MAX_POLL_INTERVAL, 'seconds')
 
 
 def client_from_options(options, warn=None, **overrides):

@@ -19,7 +19,7 @@ MAX_FIELD_VALUE = 65536
 def field_value(key, value):
     """Return the string the API stores for one field value, or raise naming the field.
 
-    Strings pass unchanged; ints and floats become their decimal text; a list, for a
+    Strings pass unchanged, and ints and floats become their decimal text. A list, for a
     multi-select field, becomes its items joined with newlines, which is how Buildkite stores a
     multi-select value in the build's meta-data.
     """

@@ -358,9 +358,10 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
 )
 from ansible_collections.opskite.buildkite.plugins.module_utils._options import (
     JOB_TARGET_MUTUALLY_EXCLUSIVE,
+    WAIT_ARGSPEC,
     client_from_options,
     connection_argspec,
-    validate_number,
+    validate_wait,
 )
 
 # REST job states and types (Buildkite docs, "Builds API", job data model).
@@ -388,7 +389,6 @@ JOB_STATES = (
     'limited',
 )
 JOB_TYPES = ('script', 'waiter', 'manual', 'trigger')
-MAX_WAIT = 7 * 24 * 3600
 
 
 def names_one_job(params):
@@ -503,8 +503,7 @@ def main():
         variables=dict(type='list', elements='str', aliases=['variable_names']),
         on_missing=dict(type='str', choices=list(ON_MISSING_CHOICES), default='error'),
         wait_for=dict(type='list', elements='str', choices=list(JOB_STATES)),
-        wait_timeout=dict(type='float', default=3600),
-        poll_interval=dict(type='float', default=5),
+        **WAIT_ARGSPEC,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -527,8 +526,7 @@ def main():
             raise BuildkiteConfigError(
                 'variables', 'variables selects variables of the job\'s environment, so it needs include_env=true'
             )
-        validate_number('wait_timeout', params['wait_timeout'], 0, MAX_WAIT, 'seconds')
-        validate_number('poll_interval', params['poll_interval'], 0.1, 3600, 'seconds')
+        validate_wait(params)
         client = client_from_options(params, warn=module.warn)
     except BuildkiteConfigError as exc:
         module.fail_json(msg=str(exc))

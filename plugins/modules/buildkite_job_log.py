@@ -201,12 +201,13 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._logs import (
 from ansible_collections.opskite.buildkite.plugins.module_utils._options import (
     JOB_TARGET_MUTUALLY_EXCLUSIVE,
     JOB_TARGET_REQUIRED_ONE_OF,
+    WAIT_ARGSPEC,
     client_from_options,
     connection_argspec,
     validate_number,
+    validate_wait,
 )
 
-MAX_WAIT = 7 * 24 * 3600
 # Job types that never have a log, so waiting for one to finish would wait in vain.
 NO_LOG_TYPES = {'manual': 'block', 'waiter': 'wait', 'trigger': 'trigger'}
 MAX_CONTENT = 256 * 1024 * 1024
@@ -226,8 +227,7 @@ def validate_params(params):
     if params['dest'] is not None and params['state'] == 'absent':
         raise BuildkiteConfigError('dest', 'dest cannot be combined with state=absent')
     validate_number('max_bytes', params['max_bytes'], 1, MAX_CONTENT, 'bytes')
-    validate_number('wait_timeout', params['wait_timeout'], 0, MAX_WAIT, 'seconds')
-    validate_number('poll_interval', params['poll_interval'], 0.1, 3600, 'seconds')
+    validate_wait(params)
     dest = params['dest']
     if dest is not None:
         if os.path.isdir(dest):
@@ -341,8 +341,7 @@ def main():
         max_bytes=dict(type='int', default=1048576),
         tail_lines=dict(type='int'),
         wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='float', default=3600),
-        poll_interval=dict(type='float', default=5),
+        **WAIT_ARGSPEC,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,

@@ -204,14 +204,14 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._logs import tai
 from ansible_collections.opskite.buildkite.plugins.module_utils._options import (
     JOB_TARGET_MUTUALLY_EXCLUSIVE,
     JOB_TARGET_REQUIRED_ONE_OF,
+    WAIT_ARGSPEC,
     client_from_options,
     connection_argspec,
-    validate_number,
+    validate_wait,
 )
 
 # Errors that tell nothing about the job's state, so re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 403, 404, 429))
-MAX_WAIT = 7 * 24 * 3600
 # Lines of the failed attempt's log that end the failure message with wait=true.
 FAILED_LOG_LINES = 20
 
@@ -345,8 +345,7 @@ def run(module, client, target):
 def main():
     argument_spec = connection_argspec(
         wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='float', default=3600),
-        poll_interval=dict(type='float', default=5),
+        **WAIT_ARGSPEC,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -360,8 +359,7 @@ def main():
     params = module.params
     try:
         target = resolve_target(params)
-        validate_number('wait_timeout', params['wait_timeout'], 0, MAX_WAIT, 'seconds')
-        validate_number('poll_interval', params['poll_interval'], 0.1, 3600, 'seconds')
+        validate_wait(params)
         client = client_from_options(params, warn=module.warn)
     except BuildkiteConfigError as exc:
         module.fail_json(msg=str(exc))

@@ -211,15 +211,15 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
 from ansible_collections.opskite.buildkite.plugins.module_utils._options import (
     JOB_TARGET_MUTUALLY_EXCLUSIVE,
     JOB_TARGET_REQUIRED_ONE_OF,
+    WAIT_ARGSPEC,
     client_from_options,
     connection_argspec,
-    validate_number,
+    validate_wait,
 )
 from ansible_collections.opskite.buildkite.plugins.module_utils._unblock import convert_fields, meta_data_differences
 
 # Errors that tell nothing about the job's state, so re-reading the job would not explain them.
 NOT_A_REFUSAL = frozenset((401, 404, 429))
-MAX_WAIT = 7 * 24 * 3600
 # States of a block job whose build has not reached it yet.
 WAITING_STATES = frozenset(('blocked', 'waiting', 'pending'))
 
@@ -400,8 +400,7 @@ def main():
         fields=dict(type='dict'),
         unblocker=dict(type='str'),
         wait=dict(type='bool', default=False),
-        wait_timeout=dict(type='float', default=3600),
-        poll_interval=dict(type='float', default=5),
+        **WAIT_ARGSPEC,
     )
     module = AnsibleModule(
         argument_spec=argument_spec,
@@ -421,8 +420,7 @@ def main():
             body['fields'] = fields
         if params['unblocker'] is not None:
             body['unblocker'] = validate_user_id(params['unblocker'])
-        validate_number('wait_timeout', params['wait_timeout'], 0, MAX_WAIT, 'seconds')
-        validate_number('poll_interval', params['poll_interval'], 0.1, 3600, 'seconds')
+        validate_wait(params)
         client = client_from_options(params, warn=module.warn)
     except BuildkiteConfigError as exc:
         module.fail_json(msg=str(exc))
