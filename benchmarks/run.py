@@ -167,7 +167,7 @@ REQUEST_CASES = (
         'buildkite_job_retry',
         {'pipeline': scenario.PIPELINE, 'build': scenario.RETRY_BUILD, 'job': scenario.failed_job_id(1)},
         True,
-        ('GET build + GET /access-token', 2),
+        ('GET build', 1),
         ('GET build', 1),
     ),
     (
@@ -176,7 +176,7 @@ REQUEST_CASES = (
         {'job': scenario.failed_job_id(1)},
         False,
         ('PUT retry', 1),
-        ('PUT retry', 1),
+        ('PUT retry refused + GET job + GET latest attempt', 3),
     ),
     (
         'retry, pipeline + build + step_key',
@@ -191,7 +191,7 @@ REQUEST_CASES = (
         'buildkite_job_unblock',
         {'pipeline': scenario.PIPELINE, 'build': scenario.gate_build_number(1), 'job': scenario.gate_job_id(1)},
         True,
-        ('GET build + GET /access-token', 2),
+        ('GET build', 1),
         ('GET build', 1),
     ),
     (
@@ -200,7 +200,7 @@ REQUEST_CASES = (
         {'job': scenario.gate_job_id(1)},
         False,
         ('PUT unblock', 1),
-        ('PUT unblock', 1),
+        ('PUT unblock refused + GET job', 2),
     ),
     (
         'info, job id',
@@ -247,7 +247,12 @@ LOG_CASES = (
         ('GET log with Range', 1),
     ),
     ('log, dest', {'job': SMALL_LOG_JOB, 'dest': None}, ('GET log.txt', 1), ('GET log.txt', 1)),
-    ('log, state: absent', {'job': SMALL_LOG_JOB, 'state': 'absent'}, ('DELETE log', 1), ('DELETE log, 404', 1)),
+    (
+        'log, state: absent',
+        {'job': SMALL_LOG_JOB, 'state': 'absent'},
+        ('HEAD log + DELETE log', 2),
+        ('HEAD log, 404', 1),
+    ),
 )
 
 

@@ -352,19 +352,6 @@ def read_build_of(client, target, job, build=None):
     return get_build(client, build_target, include_jobs=False)
 
 
-def check_token_scope(client, scope, what):
-    """Raise, as the API would, when the token lacks ``scope``; for check mode, which sends no change.
-
-    ``GET /access-token`` needs no scope and lists the token's scopes.
-    """
-    scopes = client.get_json('/access-token').get('scopes') or []
-    if scope not in scopes:
-        raise BuildkiteError(
-            "the API would refuse the %s: the token doesn't have the %s scope. Create a token with the %s scope at "
-            'https://buildkite.com/user/api-access-tokens' % (what, scope, scope)
-        )
-
-
 def follow_retries(client, target, job):
     """Read retried_in_job_id links until the latest attempt of the job and return it."""
     for _hop in range(MAX_RETRY_CHAIN):

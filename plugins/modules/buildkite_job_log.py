@@ -185,7 +185,6 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
 from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
     BuildkiteActionError,
     BuildkiteWaitTimeout,
-    check_token_scope,
     failing_as,
     read_job,
     resolve_target,
@@ -270,7 +269,6 @@ def delete_log(module, client, target, job_id):
     if not size:
         return False, {}
     if module.check_mode:
-        check_token_scope(client, 'write_build_logs', 'deletion of the log')
         return True, {}
     try:
         client.request('DELETE', target.job_path(job_id, '/log'), ok_statuses=(200, 202, 204))

@@ -46,8 +46,9 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reads the job, and for a job that would be retried also its build and the token's scopes
-        (C(GET /access-token)); it sends no C(PUT).
+      - Check mode reads the job, and for a job that would be retried also its build; it sends no C(PUT).
+      - Check mode does not read the token's scopes, so a token without C(write_builds) can run it as a dry run;
+        the real run then fails with HTTP 403.
       - The REST job object does not show a step's C(retry.manual.permit_on_passed), so for a passed job check mode
         reports RV(ignore:changed=true) with a warning, while the real run may be refused.
   diff_mode:
@@ -189,7 +190,6 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
     RETRYABLE_STATES,
     BuildkiteActionError,
     BuildkiteWaitTimeout,
-    check_token_scope,
     failing_as,
     follow_retries,
     get_job,
@@ -249,7 +249,6 @@ def predict_retry(client, target, job, build, module):
         refused = refusal_hint(job)
     if refused:
         raise BuildkiteError('the API would refuse the retry. %s' % refused)
-    check_token_scope(client, 'write_builds', 'retry')
     return job
 
 

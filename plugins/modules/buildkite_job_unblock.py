@@ -60,8 +60,9 @@ attributes:
   check_mode:
     support: full
     details:
-      - Check mode reads the block job, and for a job that would be unblocked also its build and the token's scopes
-        (C(GET /access-token)); it sends no C(PUT).
+      - Check mode reads the block job, and for a job that would be unblocked also its build; it sends no C(PUT).
+      - Check mode does not read the token's scopes, so a token without C(write_builds) can run it as a dry run;
+        the real run then fails with HTTP 403.
       - Check mode cannot tell whether O(unblocker) belongs to the organization, or whether the token's user is in
         the step's C(allowed_teams); it warns about the first, and the real run fails where the API refuses either.
   diff_mode:
@@ -199,7 +200,6 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
     UUID_PATTERN,
     BuildkiteActionError,
     BuildkiteWaitTimeout,
-    check_token_scope,
     failing_as,
     get_job,
     read_build_of,
@@ -262,7 +262,6 @@ def predict_unblock(client, target, job, build, wait):
         reason = blocker(job, build)
     if reason and not (wait and is_unreached(job) and 'canceled' not in reason):
         raise BuildkiteError('the API would refuse the unblock. %s' % reason)
-    check_token_scope(client, 'write_builds', 'unblock')
 
 
 def validate_user_id(value):

@@ -48,7 +48,16 @@ def reset(simulator, request, api_base):
     scenario = body.get("scenario")
     if scenario is not None and not isinstance(scenario, str):
         raise ApiError(400, f"scenario must be a scenario name or a path to a JSON file, got {scenario!r}")
-    simulator.reset(scenario)
+    changes = body.get("config", {})
+    if not isinstance(changes, dict):
+        raise ApiError(400, f"config must be a JSON object of settings, got {changes!r}")
+    # Settings in the same request apply before any other request sees the new scenario, so a test
+    # can load a scenario with its clock stopped (config {"time_scale": 0}).
+    simulator.config.updated(changes)  # raises ValueError (a 400) before the scenario is replaced
+    with simulator.lock:
+        simulator.reset(scenario)
+        if changes:
+            simulator.update_config(changes)
     return 200, simulator.scenario_summary(api_base)
 
 

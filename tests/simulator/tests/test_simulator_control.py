@@ -68,6 +68,32 @@ def test_reset_loads_scenario_file(control, tmp_path):
     assert body["aliases"] == {"report": "0199a1b2-3000-4000-8000-00000000a001"}
 
 
+def test_reset_applies_config_in_the_same_request(control):
+    control.session.post(f"{control.url}/reset", json={"scenario": "deploy", "config": {"time_scale": 0}}, timeout=10)
+
+    assert control.call("GET", "/scenario")["scenario"] == "deploy"
+    assert control.call("GET", "/config")["time_scale"] == 0
+    assert control.call("GET", "/clock")["time_scale"] == 0
+
+
+def test_reset_rejects_invalid_config_and_keeps_the_scenario(control):
+    response = control.session.post(
+        f"{control.url}/reset", json={"scenario": "deploy", "config": ["time_scale"]}, timeout=10
+    )
+
+    assert response.status_code == 400
+    assert "config must be a JSON object" in response.json()["message"]
+    assert control.call("GET", "/scenario")["scenario"] == "retry"
+
+    response = control.session.post(
+        f"{control.url}/reset", json={"scenario": "deploy", "config": {"time_scale": "fast"}}, timeout=10
+    )
+
+    assert response.status_code == 400
+    assert "time_scale" in response.json()["message"]
+    assert control.call("GET", "/scenario")["scenario"] == "retry"
+
+
 def test_reset_restores_jobs_config_and_faults(api, control, aliases):
     api.put(f"/organizations/acme/jobs/{aliases['flaky_test']}/retry")
     control.configure(already_retried_status=422, rate_limit={"user": 1})
