@@ -164,7 +164,10 @@ checksum:
   type: str
   sample: 6e1f2c0f8c3d2a7b9e5d4c3b2a1f0e9d8c7b6a59
 job:
-  description: The job, as the API returns it, when the module read it (with O(wait=true) or O(step_key)).
+  description:
+    - The job, as the API returns it, when the module read it (with O(wait=true) or O(step_key), or to explain an
+      empty log).
+    - An empty log of a job that has not started gets a warning that suggests O(wait=true).
   returned: when read
   type: dict
   sample: {"id": "0190a1b2-c3d4-4e5f-8a9b-0c1d2e3f4a5b", "state": "failed"}
@@ -183,6 +186,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     BuildkiteHTTPError,
 )
 from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
+    FINISHED_STATES,
     BuildkiteActionError,
     BuildkiteWaitTimeout,
     failing_as,
@@ -327,8 +331,28 @@ def run(module, client, target):
             if exc.status != 404:
                 raise
             raise explain_missing_log(client, target, job_id, exc)
+        if not keys.get('size') and not keys.get('content'):
+            job = warn_if_not_started(module, client, target, job_id, job)
+            if job is not None:
+                result['job'] = job
     result.update(keys)
     return changed, result
+
+
+def warn_if_not_started(module, client, target, job_id, job):
+    """Warn when an empty log belongs to a job that has not started; return the job if it was read.
+
+    Reading the job costs a request, so it happens only for an empty log.
+    """
+    if job is None:
+        job = client.get_json(target.job_path(job_id))
+    state = job.get('state')
+    if state not in FINISHED_STATES and state != 'running':
+        module.warn(
+            'opskite.buildkite: job %s is %s and has not started, so its log is empty; set wait=true to read '
+            'the log once the job has finished' % (job_id, state)
+        )
+    return job
 
 
 def main():
