@@ -306,15 +306,19 @@ class BuildkiteClient(object):
 
             status = response.status_code
             if status in ok_statuses:
-                if not decode:
+                failure = unexpected_media_type(response, method, accept)
+                reason = 'unexpected Content-Type'
+                if failure is None and not decode:
                     return response
-                try:
-                    return response.json()
-                except ValueError:
-                    failure = (
-                        'HTTP %s with a body that is not valid JSON (%s); check that api_url points at '
-                        'the Buildkite REST API' % (status, summarize_body(response.text))
-                    )
+                if failure is None:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        reason = 'invalid JSON'
+                        failure = (
+                            'HTTP %s with a body that is not valid JSON (%s); check that api_url points at '
+                            'the Buildkite REST API' % (status, summarize_body(response.text))
+                        )
                 if method not in SAFE_TO_RESEND:
                     raise BuildkiteOutcomeUnknownError(failure, method, path, status=status)
                 if resends >= self.api_retries:
@@ -324,9 +328,9 @@ class BuildkiteClient(object):
                         method=method,
                         path=path,
                     )
-                reasons.append('invalid JSON')
+                reasons.append(reason)
                 delay = self.backoff_delay(resends)
-                self.warn('%s %s returned a body that is not valid JSON; resending in %.1f s' % (method, path, delay))
+                self.warn('%s %s returned an unusable body (%s); resending in %.1f s' % (method, path, failure, delay))
                 self.pause(delay)
                 resends += 1
                 continue
@@ -375,6 +379,23 @@ class BuildkiteClient(object):
                 )
 
             raise self.http_error(response, method, path)
+
+    def iter_body(self, response, chunk_size):
+        """Yield the chunks of a streamed response's body.
+
+        A connection lost or timed out in the middle of the body raises BuildkiteConnectionError,
+        like one lost before the headers; requests' own exception would carry the request's
+        Authorization header.
+        """
+        request = response.request
+        path = urlsplit(request.url).path if request is not None else None
+        try:
+            yield from response.iter_content(chunk_size=chunk_size)
+        except RequestException as exc:
+            failure = describe_request_failure(exc, self.timeout, self.host)
+            raise BuildkiteConnectionError(
+                failure, status=response.status_code, method=request.method if request is not None else None, path=path
+            ) from None
 
     def get_json(self, path, params=None):
         return self.request('GET', path, params=params, decode=True)
@@ -459,6 +480,28 @@ def parse_seconds(value):
     if math.isnan(number) or number < 0:
         return None
     return number
+
+
+def unexpected_media_type(response, method, accept):
+    """Describe a text or HTML response whose Content-Type is not the one requested, or return None.
+
+    A proxy or captive portal that returns 200 with its own HTML page would otherwise be taken
+    for the log. A response without Content-Type, a HEAD response and a 204 have no body to check.
+    JSON requests are checked by decoding the body instead.
+    """
+    if accept == ACCEPT_JSON or method == 'HEAD' or response.status_code == 204:
+        return None
+    content_type = response.headers.get('Content-Type')
+    if not content_type:
+        return None
+    media_type = content_type.split(';', 1)[0].strip().lower()
+    if media_type == accept:
+        return None
+    return 'HTTP %s with a %s body where %s was requested; check that api_url points at the Buildkite REST API' % (
+        response.status_code,
+        media_type,
+        accept,
+    )
 
 
 def exhausted(value):

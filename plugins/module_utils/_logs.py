@@ -20,6 +20,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     ACCEPT_HTML,
     ACCEPT_JSON,
     ACCEPT_TEXT,
+    BuildkiteConnectionError,
     BuildkiteError,
     BuildkiteHTTPError,
 )
@@ -171,13 +172,13 @@ def read_content(client, target, job_id, form, max_bytes):
     """
     if form == 'html':
         response = client.request('GET', log_path(target, job_id, 'html'), accept=ACCEPT_HTML, stream=True)
-        data, more_before = read_last(response, max_bytes)
+        data, more_before = read_last(client, response, max_bytes)
         window, truncated = cut_to_window(data, max_bytes, more_before)
         return {'content': decode(window), 'truncated': truncated}
 
     try:
         response = client.request('GET', log_path(target, job_id, 'json'), accept=ACCEPT_JSON, stream=True)
-        result = read_small_json(response, max(max_bytes, 64 * 1024) * JSON_READ_FACTOR)
+        result = read_small_json(client, response, max(max_bytes, 64 * 1024) * JSON_READ_FACTOR)
     except BuildkiteHTTPError as exc:
         # 413: the API will not render a log this large as JSON; its text form still serves the end.
         if exc.status != 413:
@@ -201,7 +202,7 @@ def read_content(client, target, job_id, form, max_bytes):
     return {'content': decode(window), 'truncated': truncated, 'size': size}
 
 
-def read_small_json(response, limit):
+def read_small_json(client, response, limit):
     """Return the decoded JSON body when it is at most ``limit`` bytes, else None; the response is closed."""
     length = response.headers.get('Content-Length')
     if length is not None and length.isdigit() and int(length) > limit:
@@ -209,10 +210,13 @@ def read_small_json(response, limit):
         return None
     body = bytearray()
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             body += chunk
             if len(body) > limit:
                 return None
+    except BuildkiteConnectionError:
+        # The caller falls back to a Range request, which the client resends on its own.
+        return None
     finally:
         response.close()
     try:
@@ -221,12 +225,12 @@ def read_small_json(response, limit):
         return None
 
 
-def read_last(response, max_bytes):
+def read_last(client, response, max_bytes):
     """Read a streamed response, keeping its last ``max_bytes``; return (bytes, whether more came before)."""
     kept = bytearray()
     dropped = False
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             kept += chunk
             if len(kept) > max_bytes:
                 del kept[: len(kept) - max_bytes]
@@ -265,7 +269,7 @@ def stream_to(client, target, job_id, form, handle, check_only=False):
     written = 0
     stripper = LogStripper() if form == 'text' else None
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             data = stripper.feed(chunk) if stripper else chunk
             digest.update(data)
             written += len(data)

@@ -1043,3 +1043,64 @@ def test_token_absent_from_action_error(api, make_client, token, load_fixture):
             make_client().get_json(JOB_PATH)
 
     assert [text for text in texts_reachable_from(raised.value) if token in text] == []
+
+
+# A 200 whose body is not what was requested, and a body cut off while it streams
+
+
+def test_html_200_for_text_request_is_resent(api, make_client, fake_time, warnings_sent):
+    api.add(responses.GET, LOG_URL, body=SIGN_IN_PAGE, content_type='text/html')
+    api.add(responses.GET, LOG_URL, body='line 1\n', content_type='text/plain; charset=utf-8')
+
+    response = make_client().request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.text == 'line 1\n'
+    assert len(api.calls) == 2
+    assert fake_time.sleeps == [0.5]
+    assert 'HTTP 200 with a text/html body where text/plain was requested' in warnings_sent[0]
+
+
+def test_html_200_for_text_request_fails_after_resends(api, make_client):
+    for _attempt in range(2):
+        api.add(responses.GET, LOG_URL, body=SIGN_IN_PAGE, content_type='text/html')
+
+    with pytest.raises(BuildkiteConnectionError) as raised:
+        make_client(api_retries=1).request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert str(raised.value).startswith('HTTP 200 with a text/html body where text/plain was requested; ')
+    assert 'causes: unexpected Content-Type' in str(raised.value)
+
+
+def test_text_response_without_content_type_is_accepted(api, make_client):
+    api.add(responses.GET, LOG_URL, body='line 1\n', content_type=None)
+
+    response = make_client().request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.content == b'line 1\n'
+    assert len(api.calls) == 1
+
+
+class CutOffResponse(object):
+    """A streamed response whose connection closes after the first chunk, as requests reports it."""
+
+    status_code = 200
+
+    def __init__(self):
+        self.request = requests.Request('GET', LOG_URL).prepare()
+
+    def iter_content(self, chunk_size):
+        yield b'first chunk\n'
+        raise requests.exceptions.ChunkedEncodingError(ProtocolError('Response ended prematurely'))
+
+
+def test_body_cut_off_raises_connection_error(make_client):
+    chunks = []
+
+    with pytest.raises(BuildkiteConnectionError) as raised:
+        for chunk in make_client().iter_body(CutOffResponse(), 1024):
+            chunks.append(chunk)
+
+    assert chunks == [b'first chunk\n']
+    assert str(raised.value) == 'connection to api.buildkite.com closed before the response was complete'
+    assert raised.value.method == 'GET'
+    assert raised.value.path == '/v2' + LOG_PATH
