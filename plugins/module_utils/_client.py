@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 import traceback
 from urllib.parse import urlsplit
@@ -308,6 +309,9 @@ class BuildkiteClient(object):
             if status in ok_statuses:
                 failure = unexpected_media_type(response, method, accept)
                 reason = 'unexpected Content-Type'
+                if failure is None:
+                    failure = short_partial_body(response, method, stream)
+                    reason = 'short body'
                 if failure is None and not decode:
                     return response
                 if failure is None:
@@ -486,10 +490,10 @@ def unexpected_media_type(response, method, accept):
     """Describe a text or HTML response whose Content-Type is not the one requested, or return None.
 
     A proxy or captive portal that returns 200 with its own HTML page would otherwise be taken
-    for the log. A response without Content-Type, a HEAD response and a 204 have no body to check.
-    JSON requests are checked by decoding the body instead.
+    for the log. A response without Content-Type and a 204 are not checked. JSON requests are
+    checked by decoding the body instead.
     """
-    if accept == ACCEPT_JSON or method == 'HEAD' or response.status_code == 204:
+    if accept == ACCEPT_JSON or response.status_code == 204:
         return None
     content_type = response.headers.get('Content-Type')
     if not content_type:
@@ -502,6 +506,23 @@ def unexpected_media_type(response, method, accept):
         media_type,
         accept,
     )
+
+
+def short_partial_body(response, method, stream):
+    """Describe a 206 response whose body is shorter than its Content-Range says, or return None.
+
+    Only a body already read (not streamed) is checked; a HEAD response has none.
+    """
+    if response.status_code != 206 or stream or method == 'HEAD':
+        return None
+    match = re.match(r'^bytes (\d+)-(\d+)/', (response.headers.get('Content-Range') or '').strip())
+    if not match:
+        return None
+    expected = int(match.group(2)) - int(match.group(1)) + 1
+    received = len(response.content)
+    if received == expected:
+        return None
+    return 'HTTP 206 with %d body bytes where its Content-Range promises %d' % (received, expected)
 
 
 def exhausted(value):

@@ -1104,3 +1104,40 @@ def test_body_cut_off_raises_connection_error(make_client):
     assert str(raised.value) == 'connection to api.buildkite.com closed before the response was complete'
     assert raised.value.method == 'GET'
     assert raised.value.path == '/v2' + LOG_PATH
+
+
+def test_short_partial_body_is_resent(api, make_client, fake_time, warnings_sent):
+    api.add(
+        responses.GET,
+        LOG_URL,
+        body='line 9\n',
+        status=206,
+        content_type='text/plain',
+        headers={'Content-Range': 'bytes 86-99/100'},
+    )
+    api.add(
+        responses.GET,
+        LOG_URL,
+        body='line 9\nline 10\n',
+        status=206,
+        content_type='text/plain',
+        headers={'Content-Range': 'bytes 85-99/100'},
+    )
+
+    response = make_client().request(
+        'GET', LOG_PATH, accept=ACCEPT_TEXT, headers={'Range': 'bytes=-15'}, ok_statuses=(200, 206)
+    )
+
+    assert response.text == 'line 9\nline 10\n'
+    assert len(api.calls) == 2
+    assert 'HTTP 206 with 7 body bytes where its Content-Range promises 14' in warnings_sent[0]
+
+
+def test_html_head_response_is_resent(api, make_client):
+    api.add(responses.HEAD, LOG_URL, content_type='text/html', headers={'Content-Length': '900'})
+    api.add(responses.HEAD, LOG_URL, content_type='text/plain', headers={'Content-Length': '120'})
+
+    response = make_client().request('HEAD', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.headers['Content-Length'] == '120'
+    assert len(api.calls) == 2
