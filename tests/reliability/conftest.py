@@ -7,7 +7,7 @@
 Modules run through their ``main()`` with patched arguments and the lookup through Ansible's
 plugin loader, so a cell costs milliseconds instead of an ansible-playbook start. Their HTTP
 requests are real and go to the simulator on 127.0.0.1. Only time is replaced: the client's
-sleep, clock and jitter run on a fake clock, so a 429 that asks for a 7 s wait is waited out at
+sleep, clock and jitter run on a fake clock, so a 429 that requests a 7 s wait is waited out at
 once, and the waits in messages are exact and the same on every run.
 """
 

@@ -15,7 +15,7 @@ DEFAULT_DIRECTORY = Path(__file__).resolve().parents[2] / ".tmp" / "reliability"
 
 
 def results_directory():
-    """Return the directory that holds the results files, creating it if needed."""
+    """Return the directory of the results files, creating it if needed."""
     directory = Path(os.environ.get("RELIABILITY_RESULTS") or DEFAULT_DIRECTORY)
     directory.mkdir(parents=True, exist_ok=True)
     return directory
@@ -32,7 +32,12 @@ def record(table, row):
 
     ``row`` is a flat dict of short strings, ints, bools or lists of strings (such as the request
     sequence, "PUT /v2/.../retry"). Keep timings and random values out of it: the page must be
-    the same on every run.
+    the same on every run. Some keys have a meaning in the page:
+
+    - ``passed`` (bool) is counted in the summary;
+    - ``order`` (int) sorts the rows and is not shown;
+    - ``applied`` (int), the changes the simulator applied, counts as a double action above 1;
+    - ``occurrences`` (int, token table) is summed.
     """
     if table not in TABLES:
         raise ValueError("unknown reliability table %r; use one of %s" % (table, ", ".join(TABLES)))

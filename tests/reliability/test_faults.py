@@ -52,6 +52,8 @@ def test_fault_cell(way, fault, simulator, run_way, refused_url, fake_time, happ
     record(
         'faults',
         {
+            'order': WAYS.index(way) * 100 + FAULTS.index(fault),
+            'applied': applied,
             'plugin': way.name,
             'fault': fault.name,
             'expected': expected.summary,
