@@ -115,8 +115,10 @@ class BuildkiteOutcomeUnknownError(BuildkiteError):
     The caller re-reads the resource to find out; the client never resends such a request.
     """
 
-    def __init__(self, message, method, path, status=None):
+    def __init__(self, message, method, path, status=None, retry_after=None):
         super(BuildkiteOutcomeUnknownError, self).__init__(message, method=method, path=path, status=status)
+        # Seconds from the response's Retry-After header, or None.
+        self.retry_after = retry_after
 
 
 def summarize_body(text):
@@ -357,7 +359,11 @@ class BuildkiteClient(object):
 
             if status >= 500 and method not in SAFE_TO_RESEND:
                 raise BuildkiteOutcomeUnknownError(
-                    self.http_error(response, method, path).message, method, path, status=status
+                    self.http_error(response, method, path).message,
+                    method,
+                    path,
+                    status=status,
+                    retry_after=parse_seconds(response.headers.get('Retry-After')),
                 )
             if status in TRANSIENT_STATUSES:
                 error = self.http_error(response, method, path)
@@ -388,8 +394,8 @@ class BuildkiteClient(object):
         """Yield the chunks of a streamed response's body.
 
         A connection lost or timed out in the middle of the body raises BuildkiteConnectionError,
-        like one lost before the headers; requests' own exception would carry the request's
-        Authorization header.
+        like one lost before the headers. requests' own exception is not passed on, because it
+        carries the request with its Authorization header.
         """
         request = response.request
         path = urlsplit(request.url).path if request is not None else None
@@ -421,10 +427,14 @@ class BuildkiteClient(object):
         ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2**attempt))
         return ceiling / 2 + self.jitter() * ceiling / 2
 
+    def retry_after_delay(self, seconds):
+        """Return the wait for a Retry-After of ``seconds``, capped like other server-error waits."""
+        return min(seconds, BACKOFF_MAX) + self.jitter()
+
     def server_error_delay(self, response, attempt):
         retry_after = parse_seconds(response.headers.get('Retry-After'))
         if retry_after is not None:
-            return min(retry_after, BACKOFF_MAX) + self.jitter()
+            return self.retry_after_delay(retry_after)
         return self.backoff_delay(attempt)
 
     def rate_limit_delay(self, response):
@@ -509,7 +519,7 @@ def unexpected_media_type(response, method, accept):
 
 
 def short_partial_body(response, method, stream):
-    """Describe a 206 response whose body is shorter than its Content-Range says, or return None.
+    """Describe a 206 response whose body is shorter than its Content-Range states, or return None.
 
     Only a body already read (not streamed) is checked; a HEAD response has none.
     """

@@ -97,6 +97,7 @@ class Fault:
     # The wait the client should choose: the 429's reset plus 0.5 s, or Retry-After.
     wait: float = FIRST_BACKOFF
     status: int | None = None
+    retry_after: bool = False
 
 
 def rate_limited(name, headers, body=None, wait=7.5):
@@ -115,7 +116,8 @@ def server_error(status, body_kind, retry_after=False):
         spec['body'] = HTML_ERROR_PAGE % status
         spec['content_type'] = 'text/html; charset=utf-8'
     name = 'HTTP %d%s, %s body' % (status, ' with Retry-After: 4' if retry_after else '', body_kind)
-    return Fault(name, spec, kind='server_error', wait=4.0 if retry_after else FIRST_BACKOFF, status=status)
+    wait = 4.0 if retry_after else FIRST_BACKOFF
+    return Fault(name, spec, kind='server_error', wait=wait, status=status, retry_after=retry_after)
 
 
 FAULTS = (
@@ -257,6 +259,16 @@ def expect_change(way, fault, first, reread):
         )
     # A server error, an HTML page or a timeout before the simulator acted: the job reads as not
     # done, so the PUT is sent once more. The delayed first PUT of a timeout acts late and is rejected.
+    if fault.retry_after:
+        return Expected(
+            'ok',
+            [first, reread, first],
+            fault.wait,
+            'does not read as done after waiting %.1f s (Retry-After); sending it once more' % fault.wait,
+            'not applied: waits %.1f s (Retry-After), re-reads the job, sends the %s once more, succeeds with a '
+            'warning' % (fault.wait, action),
+            applied=1,
+        )
     return Expected(
         'ok',
         [first, reread, first],
@@ -310,7 +322,7 @@ def expect_body_fault(way, fault, first, happy):
     }
     phrase, summary = phrases[fault.kind]
     if way.name in ('log dest', 'log tail_lines') and fault.kind == 'non_json':
-        phrase, summary = 'text/html body where text/plain was requested', summary
+        phrase = 'text/html body where text/plain was requested'
     if way.name == 'log tail_lines' and fault.kind == 'truncated':
         phrase = 'where its Content-Range promises'
         summary = 'rejects the body shorter than its Content-Range, resends after 0.5 s, succeeds'

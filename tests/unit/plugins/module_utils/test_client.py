@@ -635,10 +635,11 @@ def test_put_5xx_is_not_resent(api, make_client, fake_time, status):
 def test_put_503_with_retry_after_is_not_resent(api, make_client):
     api.add(responses.PUT, RETRY_URL, status=503, headers={'Retry-After': '3'}, body='')
 
-    with pytest.raises(BuildkiteOutcomeUnknownError):
+    with pytest.raises(BuildkiteOutcomeUnknownError) as raised:
         make_client().put_json(RETRY_PATH)
 
     assert sent(api) == [('PUT', RETRY_URL)]
+    assert raised.value.retry_after == 3.0
 
 
 def test_put_read_timeout_is_not_resent(api, make_client, fake_time):
@@ -1141,3 +1142,22 @@ def test_html_head_response_is_resent(api, make_client):
 
     assert response.headers['Content-Length'] == '120'
     assert len(api.calls) == 2
+
+
+def test_send_change_waits_retry_after_before_resend(api, make_client, fake_time, warnings_sent, load_fixture):
+    new_job = load_fixture('job_tests_retry_scheduled.json')
+    api.add(responses.PUT, RETRY_URL, status=503, headers={'Retry-After': '4'}, body='')
+    api.add(responses.PUT, RETRY_URL, json=new_job)
+    reads = []
+
+    def not_applied():
+        reads.append(list(fake_time.sleeps))
+        return None
+
+    job, warning = send_change(make_client(), RETRY_PATH, None, not_applied, 'retry')
+
+    assert job == new_job
+    assert warning is None
+    assert fake_time.sleeps == [4.0]
+    assert reads == [[4.0]]
+    assert 'after waiting 4.0 s (Retry-After); sending it once more' in warnings_sent[0]
