@@ -109,6 +109,10 @@ class BuildkiteConnectionError(BuildkiteError):
     """The request failed without an HTTP response, or the response could not be read."""
 
 
+class BuildkiteBodyError(BuildkiteConnectionError):
+    """The connection failed while a streamed response's body was read, after its headers arrived."""
+
+
 class BuildkiteOutcomeUnknownError(BuildkiteError):
     """A change request (PUT) got no usable response, so it may or may not have been applied.
 
@@ -393,8 +397,8 @@ class BuildkiteClient(object):
     def iter_body(self, response, chunk_size):
         """Yield the chunks of a streamed response's body.
 
-        A connection lost or timed out in the middle of the body raises BuildkiteConnectionError,
-        like one lost before the headers. requests' own exception is not passed on, because it
+        A connection lost or timed out in the middle of the body raises BuildkiteBodyError, a
+        BuildkiteConnectionError. requests' own exception is not passed on, because it
         carries the request with its Authorization header.
         """
         request = response.request
@@ -403,7 +407,7 @@ class BuildkiteClient(object):
             yield from response.iter_content(chunk_size=chunk_size)
         except RequestException as exc:
             failure = describe_request_failure(exc, self.timeout, self.host)
-            raise BuildkiteConnectionError(
+            raise BuildkiteBodyError(
                 failure, status=response.status_code, method=request.method if request is not None else None, path=path
             ) from None
 

@@ -20,6 +20,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     ACCEPT_HTML,
     ACCEPT_JSON,
     ACCEPT_TEXT,
+    BuildkiteBodyError,
     BuildkiteConnectionError,
     BuildkiteError,
     BuildkiteHTTPError,
@@ -261,7 +262,29 @@ def read_tail_lines(client, target, job_id, form, count, max_bytes):
 
 
 def stream_to(client, target, job_id, form, handle, check_only=False):
-    """Stream the log into ``handle`` (a binary file, or None to only hash); return (sha1 hex, bytes)."""
+    """Stream the log into ``handle`` (a binary file, or None to only hash); return (sha1 hex, bytes).
+
+    A download cut off mid-body starts again from the beginning, up to ``api_retries`` times,
+    as the client resends any other GET after a connection failure.
+    """
+    restarts = 0
+    while True:
+        try:
+            return stream_once(client, target, job_id, form, handle, check_only)
+        except BuildkiteBodyError as exc:
+            if restarts >= client.api_retries:
+                raise
+            failure = exc
+        delay = client.backoff_delay(restarts)
+        client.warn('the log download failed (%s); downloading it again in %.1f s' % (failure, delay))
+        client.pause(delay)
+        restarts += 1
+        if handle is not None and not check_only:
+            handle.seek(0)
+            handle.truncate()
+
+
+def stream_once(client, target, job_id, form, handle, check_only):
     path = log_path(target, job_id, 'html' if form == 'html' else 'text')
     accept = ACCEPT_HTML if form == 'html' else ACCEPT_TEXT
     response = client.request('GET', path, accept=accept, stream=True)
