@@ -86,9 +86,10 @@ def key_figures(tables):
     figures = [
         '- Faults tried: %d kinds, in %d cells.' % (len({row.get('fault') for row in faults}), len(faults)),
     ]
-    double_actions = sum(
-        1 for table in ('faults', 'double_action') for row in tables.get(table, []) if (row.get('applied') or 0) > 1
-    )
+    # A row counts a double action through ``applied`` above 1 or through its ``double_retries`` count.
+    rows = [row for table_rows in tables.values() for row in table_rows]
+    double_actions = sum(1 for row in rows if (row.get('applied') or 0) > 1)
+    double_actions += sum(int(row.get('double_retries') or 0) for row in rows)
     figures.append('- Double actions (a retry or unblock applied twice): %d.' % double_actions)
     if tables.get('bad_input'):
         figures.append('- Bad inputs tried: %d.' % len(tables['bad_input']))

@@ -37,6 +37,7 @@ def record(table, row):
     - ``passed`` (bool) is counted in the summary;
     - ``order`` (int) sorts the rows and is not shown;
     - ``applied`` (int), the changes the simulator applied, counts as a double action above 1;
+    - ``double_retries`` (int) is added to the double actions;
     - ``occurrences`` (int, token table) is summed.
     """
     if table not in TABLES:
