@@ -43,6 +43,7 @@ if AnsibleCollectionConfig.collection_finder is None:
 from ansible.errors import AnsibleError  # noqa: E402
 from ansible.module_utils.common import warnings as module_warnings  # noqa: E402
 from ansible.plugins.loader import lookup_loader  # noqa: E402
+from matrix import ORGANIZATION, TOKEN  # noqa: E402
 
 # Importing controller code marks the process as the controller, so it happens here, before
 # run_module marks it as a module process for each test.
@@ -52,8 +53,6 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import B
 from buildkite_simulator import start_simulator  # noqa: E402
 
 SCENARIO = 'retry'
-TOKEN = 'sim-token-full'
-ORGANIZATION = 'acme'
 # Short enough that a read-timeout cell costs under a second, long enough for a loaded 2-core machine.
 TIMEOUT = 0.5
 API_RETRIES = 2

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The simulator's token with every scope, and the organization of its "retry" scenario.
+TOKEN = 'sim-token-full'
+ORGANIZATION = 'acme'
 FLAKY_TEST = '0199a1b2-3000-4000-8000-000000000001'
 # The attempt that the simulator creates when it retries FLAKY_TEST.
 FLAKY_TEST_RETRY = 'c05542ea-b152-518f-ae5b-8f02b805ae24'

@@ -20,8 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ORGANIZATION, TOKEN
-from matrix import FAULTS, WAYS, Fault, expect
+from matrix import FAULTS, ORGANIZATION, TOKEN, WAYS, Fault, expect
 from results import record
 
 from ansible_collections.opskite.buildkite.plugins.lookup import buildkite_job_env
