@@ -112,7 +112,7 @@ def cell_tasks(index, way, api_url, requests_url, directory):
     ]
 
 
-@pytest.fixture(scope='module')
+@pytest.fixture
 def playbook_outcomes(simulator_server, tmp_path_factory):
     """Run every cell in one ansible-playbook run and return [(result, requests)] in cell order.
 
@@ -193,36 +193,35 @@ def playbook_outcomes(simulator_server, tmp_path_factory):
     return outcomes
 
 
-# One worker runs all cells, so the playbook runs once (make reliability passes --dist loadgroup).
-@pytest.mark.xdist_group('playbook')
-@pytest.mark.parametrize('index', range(len(CELLS)), ids=['%s | %s' % (way.name, fault.name) for way, fault in CELLS])
-def test_playbook_matches_in_process(index, playbook_outcomes):
-    way, fault = CELLS[index]
-    expected = expect(way, fault)
-    result, requests, output = playbook_outcomes[index]
-    failed = bool(result.get('failed'))
-    # A module's warnings are in its result; the lookup's go to the playbook's output.
-    texts = [result.get('msg') or '', *(result.get('warnings') or [])]
-    if way.lookup:
-        texts.append(output)
-    # Real waits have jitter, so only the cause of the wait is compared.
-    phrase = 'was rate limited (HTTP 429)' if fault is FAST_RATE_LIMIT else expected.phrase
-    phrase_found = phrase is None or any(phrase in text for text in texts)
-    passed = failed is (expected.result == 'failed') and requests == expected.requests and phrase_found
-    record(
-        'faults',
-        {
-            'order': 10000 + index,
-            'plugin': '%s, through ansible-playbook' % way.name,
-            'fault': fault.name,
-            'expected': 'as in-process (real waits, plus jitter): %s' % expected.summary,
-            'outcome': 'failed' if failed else 'ok',
-            'requests': requests,
-            'passed': passed,
-        },
-    )
-
-    assert requests == expected.requests
-    assert failed is (expected.result == 'failed'), result
-    assert phrase_found, texts
+def test_playbook_matches_in_process(playbook_outcomes):
+    """Compare every cell with its in-process twin; one test, so one worker runs the playbook once."""
     assert len(playbook_outcomes) == len(CELLS)
+    mismatches = []
+    for index, (way, fault) in enumerate(CELLS):
+        expected = expect(way, fault)
+        result, requests, output = playbook_outcomes[index]
+        failed = bool(result.get('failed'))
+        # A module's warnings are in its result; the lookup's go to the playbook's output.
+        texts = [result.get('msg') or '', *(result.get('warnings') or [])]
+        if way.lookup:
+            texts.append(output)
+        # Real waits have jitter, so only the cause of the wait is compared.
+        phrase = 'was rate limited (HTTP 429)' if fault is FAST_RATE_LIMIT else expected.phrase
+        phrase_found = phrase is None or any(phrase in text for text in texts)
+        passed = failed is (expected.result == 'failed') and requests == expected.requests and phrase_found
+        record(
+            'faults',
+            {
+                'order': 10000 + index,
+                'plugin': '%s, through ansible-playbook' % way.name,
+                'fault': fault.name,
+                'expected': 'as in-process (real waits, plus jitter): %s' % expected.summary,
+                'outcome': 'failed' if failed else 'ok',
+                'requests': requests,
+                'passed': passed,
+            },
+        )
+        if not passed:
+            mismatches.append((way.name, fault.name, failed, requests, texts))
+
+    assert mismatches == []
