@@ -22,8 +22,8 @@ export ANSIBLE_FORCE_COLOR := 0
 help:
 	@echo "make demo    install everything into .venv, start the Buildkite simulator, run the demo playbook"
 	@echo "make test    install everything, then run sanity, unit, simulator, integration and lint checks"
-	@echo "Parts of make test: sanity, units, simulator-tests, integration, molecule, release-checks,"
-	@echo "integration-installed, lint"
+	@echo "Parts of make test: sanity, units, simulator-tests, reliability, integration, molecule,"
+	@echo "release-checks, integration-installed, lint; make reliability-docs rewrites docs/reliability.md"
 
 venv: $(VENV)/.installed
 
@@ -67,6 +67,29 @@ units: collection
 simulator-tests: venv
 	@echo "=== Simulator tests"
 	@PYTHONPATH=$(CURDIR)/tests/simulator $(BIN)/python -m pytest -q -p no:cacheprovider tests/simulator/tests
+
+# The reliability suite: every plugin under injected faults, lost responses, bad input, token
+# hygiene and load, in-process against one simulator per pytest worker. Its results render
+# docs/reliability.md; the page in the repository must match them.
+RELIABILITY := $(WORK)/reliability
+.PHONY: reliability reliability-docs reliability-results
+reliability-results: venv
+	@echo "=== Reliability suite (tests/reliability)"
+	@rm -rf $(RELIABILITY) && mkdir -p $(RELIABILITY)/results $(RELIABILITY)/path/ansible_collections/opskite
+	@ln -s $(CURDIR) $(RELIABILITY)/path/ansible_collections/opskite/buildkite
+	@cd $(CURDIR) && RELIABILITY_RESULTS=$(RELIABILITY)/results PYTHONPATH=$(RELIABILITY)/path \
+		$(BIN)/python -m pytest -q -p no:cacheprovider -n auto tests/reliability
+	@$(BIN)/python tests/reliability/render_report.py $(RELIABILITY)/results $(RELIABILITY)/reliability.md
+
+reliability: reliability-results
+	@if ! diff -u docs/reliability.md $(RELIABILITY)/reliability.md; then \
+		echo "docs/reliability.md does not match the suite's results; run make reliability-docs and commit it"; \
+		exit 1; fi
+	@echo "docs/reliability.md matches the suite's results"
+
+reliability-docs: reliability-results
+	@cp $(RELIABILITY)/reliability.md docs/reliability.md
+	@echo "Wrote docs/reliability.md"
 
 integration: collection
 	@echo "=== ansible-test integration, against the Buildkite simulator"
@@ -122,7 +145,7 @@ lint: venv
 	@$(BIN)/ruff check --no-cache .
 	@$(BIN)/ruff format --no-cache --check .
 
-test: venv sanity units simulator-tests integration molecule release-checks integration-installed lint
+test: venv sanity units simulator-tests reliability integration molecule release-checks integration-installed lint
 	@echo "=== make test: all checks passed"
 
 clean:

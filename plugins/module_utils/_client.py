@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 import time
 import traceback
 from urllib.parse import urlsplit
@@ -108,14 +109,20 @@ class BuildkiteConnectionError(BuildkiteError):
     """The request failed without an HTTP response, or the response could not be read."""
 
 
+class BuildkiteBodyError(BuildkiteConnectionError):
+    """The connection failed while a streamed response's body was read, after its headers arrived."""
+
+
 class BuildkiteOutcomeUnknownError(BuildkiteError):
     """A change request (PUT) got no usable response, so it may or may not have been applied.
 
     The caller re-reads the resource to find out; the client never resends such a request.
     """
 
-    def __init__(self, message, method, path, status=None):
+    def __init__(self, message, method, path, status=None, retry_after=None):
         super(BuildkiteOutcomeUnknownError, self).__init__(message, method=method, path=path, status=status)
+        # Seconds from the response's Retry-After header, or None.
+        self.retry_after = retry_after
 
 
 def summarize_body(text):
@@ -306,15 +313,22 @@ class BuildkiteClient(object):
 
             status = response.status_code
             if status in ok_statuses:
-                if not decode:
+                failure = unexpected_media_type(response, method, accept)
+                reason = 'unexpected Content-Type'
+                if failure is None:
+                    failure = short_partial_body(response, method, stream)
+                    reason = 'short body'
+                if failure is None and not decode:
                     return response
-                try:
-                    return response.json()
-                except ValueError:
-                    failure = (
-                        'HTTP %s with a body that is not valid JSON (%s); check that api_url points at '
-                        'the Buildkite REST API' % (status, summarize_body(response.text))
-                    )
+                if failure is None:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        reason = 'invalid JSON'
+                        failure = (
+                            'HTTP %s with a body that is not valid JSON (%s); check that api_url points at '
+                            'the Buildkite REST API' % (status, summarize_body(response.text))
+                        )
                 if method not in SAFE_TO_RESEND:
                     raise BuildkiteOutcomeUnknownError(failure, method, path, status=status)
                 if resends >= self.api_retries:
@@ -324,9 +338,9 @@ class BuildkiteClient(object):
                         method=method,
                         path=path,
                     )
-                reasons.append('invalid JSON')
+                reasons.append(reason)
                 delay = self.backoff_delay(resends)
-                self.warn('%s %s returned a body that is not valid JSON; resending in %.1f s' % (method, path, delay))
+                self.warn('%s %s returned an unusable body (%s); resending in %.1f s' % (method, path, failure, delay))
                 self.pause(delay)
                 resends += 1
                 continue
@@ -349,7 +363,11 @@ class BuildkiteClient(object):
 
             if status >= 500 and method not in SAFE_TO_RESEND:
                 raise BuildkiteOutcomeUnknownError(
-                    self.http_error(response, method, path).message, method, path, status=status
+                    self.http_error(response, method, path).message,
+                    method,
+                    path,
+                    status=status,
+                    retry_after=parse_seconds(response.headers.get('Retry-After')),
                 )
             if status in TRANSIENT_STATUSES:
                 error = self.http_error(response, method, path)
@@ -376,6 +394,23 @@ class BuildkiteClient(object):
 
             raise self.http_error(response, method, path)
 
+    def iter_body(self, response, chunk_size):
+        """Yield the chunks of a streamed response's body.
+
+        A connection lost or timed out in the middle of the body raises BuildkiteBodyError, a
+        BuildkiteConnectionError. requests' own exception is not passed on, because it
+        carries the request with its Authorization header.
+        """
+        request = response.request
+        path = urlsplit(request.url).path if request is not None else None
+        try:
+            yield from response.iter_content(chunk_size=chunk_size)
+        except RequestException as exc:
+            failure = describe_request_failure(exc, self.timeout, self.host)
+            raise BuildkiteBodyError(
+                failure, status=response.status_code, method=request.method if request is not None else None, path=path
+            ) from None
+
     def get_json(self, path, params=None):
         return self.request('GET', path, params=params, decode=True)
 
@@ -396,10 +431,14 @@ class BuildkiteClient(object):
         ceiling = min(BACKOFF_MAX, BACKOFF_BASE * (2**attempt))
         return ceiling / 2 + self.jitter() * ceiling / 2
 
+    def retry_after_delay(self, seconds):
+        """Return the wait for a Retry-After of ``seconds``, capped like other server-error waits."""
+        return min(seconds, BACKOFF_MAX) + self.jitter()
+
     def server_error_delay(self, response, attempt):
         retry_after = parse_seconds(response.headers.get('Retry-After'))
         if retry_after is not None:
-            return min(retry_after, BACKOFF_MAX) + self.jitter()
+            return self.retry_after_delay(retry_after)
         return self.backoff_delay(attempt)
 
     def rate_limit_delay(self, response):
@@ -459,6 +498,45 @@ def parse_seconds(value):
     if math.isnan(number) or number < 0:
         return None
     return number
+
+
+def unexpected_media_type(response, method, accept):
+    """Describe a text or HTML response whose Content-Type is not the one requested, or return None.
+
+    A proxy or captive portal that returns 200 with its own HTML page would otherwise be taken
+    for the log. A response without Content-Type and a 204 are not checked. JSON requests are
+    checked by decoding the body instead.
+    """
+    if accept == ACCEPT_JSON or response.status_code == 204:
+        return None
+    content_type = response.headers.get('Content-Type')
+    if not content_type:
+        return None
+    media_type = content_type.split(';', 1)[0].strip().lower()
+    if media_type == accept:
+        return None
+    return 'HTTP %s with a %s body where %s was requested; check that api_url points at the Buildkite REST API' % (
+        response.status_code,
+        media_type,
+        accept,
+    )
+
+
+def short_partial_body(response, method, stream):
+    """Describe a 206 response whose body is shorter than its Content-Range states, or return None.
+
+    Only a body already read (not streamed) is checked; a HEAD response has none.
+    """
+    if response.status_code != 206 or stream or method == 'HEAD':
+        return None
+    match = re.match(r'^bytes (\d+)-(\d+)/', (response.headers.get('Content-Range') or '').strip())
+    if not match:
+        return None
+    expected = int(match.group(2)) - int(match.group(1)) + 1
+    received = len(response.content)
+    if received == expected:
+        return None
+    return 'HTTP 206 with %d body bytes where its Content-Range promises %d' % (received, expected)
 
 
 def exhausted(value):

@@ -401,6 +401,12 @@ def send_change(client, path, body, check_applied, what):
         except BuildkiteOutcomeUnknownError as exc:
             failure = exc
 
+        # A server that sent Retry-After is likely to fail a read or a resend that comes sooner.
+        waited = ''
+        if failure.retry_after is not None:
+            delay = client.retry_after_delay(failure.retry_after)
+            client.pause(delay)
+            waited = ' after waiting %.1f s (Retry-After)' % delay
         applied = check_applied()
         if applied is not None:
             return applied, (
@@ -409,8 +415,8 @@ def send_change(client, path, body, check_applied, what):
             )
         if attempt == 1:
             client.warn(
-                'the %s request got no usable response (%s) and the job does not read as done; '
-                'sending it once more' % (what, failure)
+                'the %s request got no usable response (%s) and the job does not read as done%s; '
+                'sending it once more' % (what, failure, waited)
             )
 
     raise BuildkiteError(

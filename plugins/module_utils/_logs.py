@@ -20,6 +20,8 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     ACCEPT_HTML,
     ACCEPT_JSON,
     ACCEPT_TEXT,
+    BuildkiteBodyError,
+    BuildkiteConnectionError,
     BuildkiteError,
     BuildkiteHTTPError,
 )
@@ -171,13 +173,13 @@ def read_content(client, target, job_id, form, max_bytes):
     """
     if form == 'html':
         response = client.request('GET', log_path(target, job_id, 'html'), accept=ACCEPT_HTML, stream=True)
-        data, more_before = read_last(response, max_bytes)
+        data, more_before = read_last(client, response, max_bytes)
         window, truncated = cut_to_window(data, max_bytes, more_before)
         return {'content': decode(window), 'truncated': truncated}
 
     try:
         response = client.request('GET', log_path(target, job_id, 'json'), accept=ACCEPT_JSON, stream=True)
-        result = read_small_json(response, max(max_bytes, 64 * 1024) * JSON_READ_FACTOR)
+        result = read_small_json(client, response, max(max_bytes, 64 * 1024) * JSON_READ_FACTOR)
     except BuildkiteHTTPError as exc:
         # 413: the API will not render a log this large as JSON; its text form still serves the end.
         if exc.status != 413:
@@ -201,7 +203,7 @@ def read_content(client, target, job_id, form, max_bytes):
     return {'content': decode(window), 'truncated': truncated, 'size': size}
 
 
-def read_small_json(response, limit):
+def read_small_json(client, response, limit):
     """Return the decoded JSON body when it is at most ``limit`` bytes, else None; the response is closed."""
     length = response.headers.get('Content-Length')
     if length is not None and length.isdigit() and int(length) > limit:
@@ -209,10 +211,13 @@ def read_small_json(response, limit):
         return None
     body = bytearray()
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             body += chunk
             if len(body) > limit:
                 return None
+    except BuildkiteConnectionError:
+        # The caller falls back to a Range request, which the client resends on its own.
+        return None
     finally:
         response.close()
     try:
@@ -221,12 +226,12 @@ def read_small_json(response, limit):
         return None
 
 
-def read_last(response, max_bytes):
+def read_last(client, response, max_bytes):
     """Read a streamed response, keeping its last ``max_bytes``; return (bytes, whether more came before)."""
     kept = bytearray()
     dropped = False
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             kept += chunk
             if len(kept) > max_bytes:
                 del kept[: len(kept) - max_bytes]
@@ -257,7 +262,29 @@ def read_tail_lines(client, target, job_id, form, count, max_bytes):
 
 
 def stream_to(client, target, job_id, form, handle, check_only=False):
-    """Stream the log into ``handle`` (a binary file, or None to only hash); return (sha1 hex, bytes)."""
+    """Stream the log into ``handle`` (a binary file, or None to only hash); return (sha1 hex, bytes).
+
+    A download cut off mid-body starts again from the beginning, up to ``api_retries`` times,
+    as the client resends any other GET after a connection failure.
+    """
+    restarts = 0
+    while True:
+        try:
+            return stream_once(client, target, job_id, form, handle, check_only)
+        except BuildkiteBodyError as exc:
+            if restarts >= client.api_retries:
+                raise
+            failure = exc
+        delay = client.backoff_delay(restarts)
+        client.warn('the log download failed (%s); downloading it again in %.1f s' % (failure, delay))
+        client.pause(delay)
+        restarts += 1
+        if handle is not None and not check_only:
+            handle.seek(0)
+            handle.truncate()
+
+
+def stream_once(client, target, job_id, form, handle, check_only):
     path = log_path(target, job_id, 'html' if form == 'html' else 'text')
     accept = ACCEPT_HTML if form == 'html' else ACCEPT_TEXT
     response = client.request('GET', path, accept=accept, stream=True)
@@ -265,7 +292,7 @@ def stream_to(client, target, job_id, form, handle, check_only=False):
     written = 0
     stripper = LogStripper() if form == 'text' else None
     try:
-        for chunk in response.iter_content(chunk_size=CHUNK_SIZE):
+        for chunk in client.iter_body(response, CHUNK_SIZE):
             data = stripper.feed(chunk) if stripper else chunk
             digest.update(data)
             written += len(data)

@@ -220,6 +220,10 @@ class SimulatorRequestHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Type", response.content_type)
             if response.status != 204:
                 self.send_header("Content-Length", str(length))
+            if cut_body:
+                # Announce the close, so a client never sends its next request on this connection:
+                # after a HEAD, which has no body to cut, it would otherwise race the close.
+                self.send_header("Connection", "close")
             self.end_headers()
             if self.command != "HEAD" and response.status != 204:
                 if response.stream is not None:

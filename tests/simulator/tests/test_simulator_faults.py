@@ -270,3 +270,15 @@ def test_invalid_fault_rejected(control, fault):
     assert response.status_code == 400
     assert response.json()["message"]
     assert control.call("GET", "/faults") == {"faults": []}
+
+
+def test_reset_mid_response_announces_close(api, control, aliases):
+    log_path = f"/organizations/acme/jobs/{aliases['flaky_test']}/log"
+    control.add_faults({"method": "HEAD", "path": "/log$", "action": "reset_mid_response"})
+
+    response = api.head(log_path)
+
+    assert response.status_code == 200
+    assert response.headers["Connection"] == "close"
+    assert api.delete(log_path).status_code == 204
+    assert [entry["method"] for entry in control.requests()] == ["HEAD", "DELETE"]

@@ -635,10 +635,11 @@ def test_put_5xx_is_not_resent(api, make_client, fake_time, status):
 def test_put_503_with_retry_after_is_not_resent(api, make_client):
     api.add(responses.PUT, RETRY_URL, status=503, headers={'Retry-After': '3'}, body='')
 
-    with pytest.raises(BuildkiteOutcomeUnknownError):
+    with pytest.raises(BuildkiteOutcomeUnknownError) as raised:
         make_client().put_json(RETRY_PATH)
 
     assert sent(api) == [('PUT', RETRY_URL)]
+    assert raised.value.retry_after == 3.0
 
 
 def test_put_read_timeout_is_not_resent(api, make_client, fake_time):
@@ -1043,3 +1044,120 @@ def test_token_absent_from_action_error(api, make_client, token, load_fixture):
             make_client().get_json(JOB_PATH)
 
     assert [text for text in texts_reachable_from(raised.value) if token in text] == []
+
+
+# A 200 whose body is not what was requested, and a body cut off while it streams
+
+
+def test_html_200_for_text_request_is_resent(api, make_client, fake_time, warnings_sent):
+    api.add(responses.GET, LOG_URL, body=SIGN_IN_PAGE, content_type='text/html')
+    api.add(responses.GET, LOG_URL, body='line 1\n', content_type='text/plain; charset=utf-8')
+
+    response = make_client().request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.text == 'line 1\n'
+    assert len(api.calls) == 2
+    assert fake_time.sleeps == [0.5]
+    assert 'HTTP 200 with a text/html body where text/plain was requested' in warnings_sent[0]
+
+
+def test_html_200_for_text_request_fails_after_resends(api, make_client):
+    for _attempt in range(2):
+        api.add(responses.GET, LOG_URL, body=SIGN_IN_PAGE, content_type='text/html')
+
+    with pytest.raises(BuildkiteConnectionError) as raised:
+        make_client(api_retries=1).request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert str(raised.value).startswith('HTTP 200 with a text/html body where text/plain was requested; ')
+    assert 'causes: unexpected Content-Type' in str(raised.value)
+
+
+def test_text_response_without_content_type_is_accepted(api, make_client):
+    api.add(responses.GET, LOG_URL, body='line 1\n', content_type=None)
+
+    response = make_client().request('GET', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.content == b'line 1\n'
+    assert len(api.calls) == 1
+
+
+class CutOffResponse(object):
+    """A streamed response whose connection closes after the first chunk, as requests reports it."""
+
+    status_code = 200
+
+    def __init__(self):
+        self.request = requests.Request('GET', LOG_URL).prepare()
+
+    def iter_content(self, chunk_size):
+        yield b'first chunk\n'
+        raise requests.exceptions.ChunkedEncodingError(ProtocolError('Response ended prematurely'))
+
+
+def test_body_cut_off_raises_connection_error(make_client):
+    chunks = []
+
+    with pytest.raises(BuildkiteConnectionError) as raised:
+        for chunk in make_client().iter_body(CutOffResponse(), 1024):
+            chunks.append(chunk)
+
+    assert chunks == [b'first chunk\n']
+    assert str(raised.value) == 'connection to api.buildkite.com closed before the response was complete'
+    assert raised.value.method == 'GET'
+    assert raised.value.path == '/v2' + LOG_PATH
+
+
+def test_short_partial_body_is_resent(api, make_client, fake_time, warnings_sent):
+    api.add(
+        responses.GET,
+        LOG_URL,
+        body='line 9\n',
+        status=206,
+        content_type='text/plain',
+        headers={'Content-Range': 'bytes 86-99/100'},
+    )
+    api.add(
+        responses.GET,
+        LOG_URL,
+        body='line 9\nline 10\n',
+        status=206,
+        content_type='text/plain',
+        headers={'Content-Range': 'bytes 85-99/100'},
+    )
+
+    response = make_client().request(
+        'GET', LOG_PATH, accept=ACCEPT_TEXT, headers={'Range': 'bytes=-15'}, ok_statuses=(200, 206)
+    )
+
+    assert response.text == 'line 9\nline 10\n'
+    assert len(api.calls) == 2
+    assert 'HTTP 206 with 7 body bytes where its Content-Range promises 14' in warnings_sent[0]
+
+
+def test_html_head_response_is_resent(api, make_client):
+    api.add(responses.HEAD, LOG_URL, content_type='text/html', headers={'Content-Length': '900'})
+    api.add(responses.HEAD, LOG_URL, content_type='text/plain', headers={'Content-Length': '120'})
+
+    response = make_client().request('HEAD', LOG_PATH, accept=ACCEPT_TEXT)
+
+    assert response.headers['Content-Length'] == '120'
+    assert len(api.calls) == 2
+
+
+def test_send_change_waits_retry_after_before_resend(api, make_client, fake_time, warnings_sent, load_fixture):
+    new_job = load_fixture('job_tests_retry_scheduled.json')
+    api.add(responses.PUT, RETRY_URL, status=503, headers={'Retry-After': '4'}, body='')
+    api.add(responses.PUT, RETRY_URL, json=new_job)
+    reads = []
+
+    def not_applied():
+        reads.append(list(fake_time.sleeps))
+        return None
+
+    job, warning = send_change(make_client(), RETRY_PATH, None, not_applied, 'retry')
+
+    assert job == new_job
+    assert warning is None
+    assert fake_time.sleeps == [4.0]
+    assert reads == [[4.0]]
+    assert 'after waiting 4.0 s (Retry-After); sending it once more' in warnings_sent[0]

@@ -6,9 +6,14 @@
 
 from __future__ import annotations
 
-import pytest
-import responses
+import io
 
+import pytest
+import requests
+import responses
+from urllib3.exceptions import ProtocolError
+
+from ansible_collections.opskite.buildkite.plugins.module_utils._client import BuildkiteBodyError
 from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import JobTarget
 from ansible_collections.opskite.buildkite.plugins.module_utils._logs import (
     LogStripper,
@@ -18,6 +23,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._logs import (
     parse_content_range,
     read_content,
     read_tail_lines,
+    stream_to,
     strip_log,
 )
 
@@ -184,3 +190,53 @@ def test_tail_of_short_log_is_whole_log(api, client):
 
     assert result == {'content': 'one\ntwo\n', 'truncated': False, 'size': 8}
     assert len(api.calls) == 1
+
+
+class CutOffBody(object):
+    """A streamed log response whose connection closes after its first chunk."""
+
+    status_code = 200
+
+    def __init__(self):
+        self.request = requests.Request('GET', LOG_URL + '.txt').prepare()
+
+    def iter_content(self, chunk_size):
+        yield b'line 1\n'
+        raise requests.exceptions.ChunkedEncodingError(ProtocolError('Response ended prematurely'))
+
+    def close(self):
+        pass
+
+
+def test_cut_off_download_starts_again(api, client, fake_time, warnings_sent):
+    api.add(responses.GET, LOG_URL + '.txt', body=b'line 1\nline 2\n', content_type='text/plain')
+    real_request = client.request
+    calls = []
+
+    def first_cut_off(*args, **kwargs):
+        calls.append(args)
+        if len(calls) == 1:
+            return CutOffBody()
+        return real_request(*args, **kwargs)
+
+    client.request = first_cut_off
+    handle = io.BytesIO()
+
+    _checksum, size = stream_to(client, TARGET, JOB, 'raw', handle)
+
+    assert handle.getvalue() == b'line 1\nline 2\n'
+    assert size == 14
+    assert len(calls) == 2
+    assert fake_time.sleeps == [0.5]
+    assert 'the log download failed (connection to api.buildkite.com closed before the response' in warnings_sent[0]
+
+
+def test_cut_off_download_fails_after_resends(client, fake_time):
+    client.api_retries = 1
+    client.request = lambda *args, **kwargs: CutOffBody()
+
+    with pytest.raises(BuildkiteBodyError) as raised:
+        stream_to(client, TARGET, JOB, 'raw', io.BytesIO())
+
+    assert str(raised.value) == 'connection to api.buildkite.com closed before the response was complete'
+    assert fake_time.sleeps == [0.5]

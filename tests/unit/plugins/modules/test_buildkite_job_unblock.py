@@ -7,13 +7,20 @@
 from __future__ import annotations
 
 import pytest
+import responses
 
-from ansible_collections.opskite.buildkite.plugins.module_utils._client import BuildkiteConfigError
+from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
+    BuildkiteClient,
+    BuildkiteConfigError,
+    BuildkiteHTTPError,
+)
+from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import JobTarget
 from ansible_collections.opskite.buildkite.plugins.modules.buildkite_job_unblock import (
     blocker,
     describe_unblocker,
     forbidden_hint,
     is_ready,
+    unblock_job,
     validate_user_id,
 )
 
@@ -100,3 +107,17 @@ def test_unblocker_must_be_uuid(value):
 
     assert raised.value.option == 'unblocker'
     assert 'unblocker must be the UUID of a Buildkite user' in str(raised.value)
+
+
+def test_redirected_unblock_fails_without_reading_job():
+    job_id = '0199a1b2-0000-4000-8000-000000000018'
+    url = 'https://api.buildkite.com/v2/organizations/acme/jobs/%s/unblock' % job_id
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as api:
+        api.add(responses.PUT, url, status=307, headers={'Location': 'https://sso.example.com/login'})
+        client = BuildkiteClient('bkua_token', 'https://api.buildkite.com/v2', sleep=lambda seconds: None)
+
+        with pytest.raises(BuildkiteHTTPError) as raised:
+            unblock_job(client, JobTarget('acme', job_id=job_id), job_id, {}, False, 0, 1)
+
+        assert raised.value.status == 307
+        assert [call.request.method for call in api.calls] == ['PUT']
