@@ -234,7 +234,7 @@ class SilentListener(object):
         self.socket.close()
 
 
-@pytest.fixture(name='silent_listener')
+@pytest.fixture(name='silent_listener', scope='module')
 def silent_listener_fixture():
     listener = SilentListener()
     try:
