@@ -265,9 +265,17 @@ def ansible_playbook(playbook, inventory, env_extra=None, extra_args=(), cwd=Non
     return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def safe_repr(value, limit=40):
-    """Return a short, printable description of a test value for the results table."""
-    if isinstance(value, str) and len(value) > limit:
-        return '%d x %r' % (len(value), value[:1]) if len(set(value)) == 1 else repr(value[:limit]) + '...'
+def safe_repr(value, limit=40, replacements=()):
+    """Return a short, printable description of a test value for the results table.
+
+    ``replacements`` are (text, stand-in) pairs applied first, such as the simulator's address,
+    whose port changes from run to run.
+    """
+    if isinstance(value, str) and len(value) > limit and len(set(value)) == 1:
+        return '%d x %r' % (len(value), value[:1])
     text = repr(value)
+    for old, new in replacements:
+        text = text.replace(old, new)
+    if isinstance(value, str) and len(value) > limit:
+        return '%d characters: %s...' % (len(value), text[:limit])
     return text if len(text) <= limit else text[:limit] + '...'

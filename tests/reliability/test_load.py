@@ -17,15 +17,18 @@ from __future__ import annotations
 import json
 import time
 
+import hygiene_support
 import pytest
 import yaml
 from hygiene_support import (
     ORGANIZATION,
     ansible_playbook,
     random_token,
-    simulator_fixture,  # noqa: F401 (a fixture)
 )
 from results import record
+
+# Fixtures; pytest finds them among the names of a test module.
+simulator_fixture = hygiene_support.simulator_fixture
 
 HOSTS = 100
 FORKS = 20
