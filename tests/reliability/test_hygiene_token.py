@@ -27,6 +27,9 @@ from hygiene_support import (
 )
 from results import record
 
+# One xdist worker runs every test of this module (with --dist loadgroup), so the playbook runs once.
+pytestmark = pytest.mark.xdist_group('token_hygiene')
+
 # Fixtures; pytest finds them among the names of a test module.
 silent_listener_fixture = hygiene_support.silent_listener_fixture
 simulator_fixture = hygiene_support.simulator_fixture

@@ -27,6 +27,9 @@ from hygiene_support import (
 )
 from results import record
 
+# One xdist worker runs every test of this module (with --dist loadgroup), so the playbook runs once.
+pytestmark = pytest.mark.xdist_group('load')
+
 # Fixtures; pytest finds them among the names of a test module.
 simulator_fixture = hygiene_support.simulator_fixture
 
