@@ -150,6 +150,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
 )
 from ansible_collections.opskite.buildkite.plugins.plugin_utils._lookup import (
     check_boolean_option,
+    check_direct_options,
     client_from_lookup,
     describe_origin,
     plugin_var_options,
@@ -171,12 +172,16 @@ def is_missing_job(error):
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
+        try:
+            reject_unknown_options(self, kwargs)
+            check_direct_options(self, kwargs)
+        except BuildkiteConfigError as exc:
+            raise AnsibleOptionsError(str(exc))
         var_options = plugin_var_options(self, variables, self._templar)
         self.set_options(var_options=var_options, direct=kwargs)
 
         try:
             check_boolean_option(self, 'validate_certs', var_options, kwargs)
-            reject_unknown_options(self, kwargs)
             settings = env_settings(
                 self.get_option('redact'),
                 self.get_option('variable_names'),

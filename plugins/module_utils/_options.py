@@ -23,6 +23,10 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import B
 DEFAULT_API_URL = 'https://api.buildkite.com/v2'
 MAX_TIMEOUT = 3600
 MAX_API_RETRIES = 20
+# Buildkite API access tokens are tens of characters long, so a longer value is a pasted file, not a token.
+MAX_TOKEN_LENGTH = 1024
+MAX_HOST_LENGTH = 253
+MAX_HOST_LABEL_LENGTH = 63
 
 CONNECTION_ARGSPEC = dict(
     api_token=dict(type='str', no_log=True, fallback=(env_fallback, ['BUILDKITE_API_TOKEN'])),
@@ -98,6 +102,12 @@ def validate_api_token(value):
             'api_token contains characters outside ASCII, such as typographic quotes; paste the token '
             'alone, as Buildkite shows it',
         )
+    if len(token) > MAX_TOKEN_LENGTH:
+        raise BuildkiteConfigError(
+            'api_token',
+            'api_token is %d characters long, far longer than a Buildkite API access token; paste the token '
+            'alone, not a file or a list of tokens' % len(token),
+        )
     return token
 
 
@@ -116,6 +126,12 @@ def validate_api_url(value, validate_certs=True):
             'api_url',
             'api_url must not contain credentials; give the token in api_token or BUILDKITE_API_TOKEN instead',
         )
+    if not text.isascii():
+        raise BuildkiteConfigError(
+            'api_url',
+            'api_url contains characters outside ASCII; give an internationalized host name in its ASCII '
+            '(xn--) form and percent-encode the path, got %r' % text,
+        )
     if parts.scheme not in ('http', 'https') or not parts.netloc:
         raise BuildkiteConfigError(
             'api_url', 'api_url must be an http(s) URL such as %s, got %r' % (DEFAULT_API_URL, text)
@@ -131,6 +147,13 @@ def validate_api_url(value, validate_certs=True):
         raise BuildkiteConfigError('api_url', 'api_url has an invalid port: %r' % text)
     if not host or port == 0:
         raise BuildkiteConfigError('api_url', 'api_url has no host name or port: %r' % text)
+    # DNS limits (RFC 1035): urllib3 raises its own parse error, outside requests' exceptions, for longer names.
+    if len(host) > MAX_HOST_LENGTH or any(len(label) > MAX_HOST_LABEL_LENGTH for label in host.split('.')):
+        raise BuildkiteConfigError(
+            'api_url',
+            'api_url has an invalid host name: a host name has at most %d characters and labels of at most %d '
+            'between its dots; give a URL such as %s' % (MAX_HOST_LENGTH, MAX_HOST_LABEL_LENGTH, DEFAULT_API_URL),
+        )
     if parts.scheme == 'http' and validate_certs and not is_loopback_host(host):
         raise BuildkiteConfigError(
             'api_url',
@@ -165,6 +188,10 @@ def client_from_options(options, warn=None, **overrides):
     timeout = validate_number('timeout', options.get('timeout'), 0.001, MAX_TIMEOUT, 'seconds')
     api_retries = validate_number('api_retries', options.get('api_retries'), 0, MAX_API_RETRIES, 'resends')
     ca_path = options.get('ca_path')
+    if ca_path is not None and not str(ca_path).strip():
+        raise BuildkiteConfigError(
+            'ca_path', 'ca_path is empty; give the path of a PEM file with CA certificates, or leave ca_path out'
+        )
     if ca_path and not os.path.isfile(ca_path):
         raise BuildkiteConfigError(
             'ca_path', 'ca_path %r is not a file; give the path of a PEM file with CA certificates' % ca_path

@@ -185,6 +185,7 @@ from ansible_collections.opskite.buildkite.plugins.module_utils._client import (
     BuildkiteError,
     BuildkiteHTTPError,
 )
+from ansible_collections.opskite.buildkite.plugins.module_utils._files import validate_file_options
 from ansible_collections.opskite.buildkite.plugins.module_utils._jobs import (
     FINISHED_STATES,
     BuildkiteActionError,
@@ -231,13 +232,8 @@ def validate_params(params):
         raise BuildkiteConfigError('dest', 'dest cannot be combined with state=absent')
     validate_number('max_bytes', params['max_bytes'], 1, MAX_CONTENT, 'bytes')
     validate_wait(params)
-    dest = params['dest']
-    if dest is not None:
-        if os.path.isdir(dest):
-            raise BuildkiteConfigError('dest', 'dest %s is a directory; give the path of a file' % dest)
-        parent = os.path.dirname(os.path.abspath(dest))
-        if not os.path.isdir(parent):
-            raise BuildkiteConfigError('dest', 'the directory of dest, %s, does not exist; create it first' % parent)
+    if params['dest'] is not None:
+        validate_file_options(params)
 
 
 def save_log(module, client, target, job_id):

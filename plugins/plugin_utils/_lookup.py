@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import configparser
 import os
+import re
 
 from ansible import constants as C
 from ansible.module_utils.parsing.convert_bool import BOOLEANS
@@ -67,11 +68,80 @@ def check_boolean_option(plugin, name, var_options, direct):
     """
     _value, origin = plugin.get_option_and_origin(name)
     raw = raw_option_value(name, origin, var_options, direct)
-    if isinstance(raw, str) and raw.strip().lower() not in BOOLEANS:
+    not_text = raw is not None and not isinstance(raw, (str, bool)) and raw not in (0, 1)
+    if not_text or (isinstance(raw, str) and raw.strip().lower() not in BOOLEANS):
         raise BuildkiteConfigError(
             name,
             '%s must be a boolean such as true or false, got %r (from %s)' % (name, raw, describe_origin(name, origin)),
         )
+
+
+# How messages describe the value an option of each documented type takes.
+TYPE_DESCRIPTIONS = {
+    'int': 'a whole number such as 5',
+    'integer': 'a whole number such as 5',
+    'float': 'a number such as 30',
+    'str': 'a string',
+    'string': 'a string',
+    'path': 'a path',
+    'list': 'a list',
+}
+WHOLE_NUMBER = re.compile(r'^\s*[-+]?[0-9]+\s*$')
+# Options whose value never appears in a message.
+SECRET_OPTIONS = frozenset(('api_token',))
+
+
+def has_type(value, option_type):
+    """Tell whether Ansible's configuration can convert ``value`` to ``option_type`` as the option means it."""
+    if isinstance(value, bool):
+        return option_type not in ('int', 'integer', 'float')
+    if option_type in ('int', 'integer'):
+        return isinstance(value, int) or (isinstance(value, str) and WHOLE_NUMBER.match(value) is not None)
+    if option_type == 'float':
+        if isinstance(value, (int, float)):
+            return True
+        try:
+            float(value)
+        except (TypeError, ValueError):
+            return False
+        return True
+    if option_type in ('str', 'string', 'path'):
+        return isinstance(value, (str, int, float))
+    if option_type == 'list':
+        return isinstance(value, (str, list, tuple))
+    return True
+
+
+def check_direct_options(plugin, direct):
+    """Raise, naming the option, for a keyword argument of the wrong type or outside its choices.
+
+    Ansible's configuration would raise too, but in words that name neither the valid values nor
+    the fix, and it turns a list or dict given for a string into that text. Booleans are left to
+    check_boolean_option, which also sees the other sources.
+    """
+    for name in sorted(direct):
+        definition = plugin.option_definitions.get(name)
+        if definition is None:
+            continue
+        value = direct[name]
+        if value is None:
+            continue
+        shown = 'a value of type %s' % type(value).__name__ if name in SECRET_OPTIONS else repr(value)
+        option_type = definition.get('type') or 'str'
+        if option_type in ('bool', 'boolean'):
+            if not isinstance(value, (bool, str)) and value not in (0, 1):
+                raise BuildkiteConfigError(name, '%s must be a boolean such as true or false, got %s' % (name, shown))
+            continue
+        if not has_type(value, option_type):
+            raise BuildkiteConfigError(
+                name,
+                '%s must be %s, got %s' % (name, TYPE_DESCRIPTIONS.get(option_type, option_type), shown),
+            )
+        choices = definition.get('choices')
+        if choices and value not in choices:
+            raise BuildkiteConfigError(
+                name, '%s must be one of %s, got %s' % (name, ', '.join(str(choice) for choice in choices), shown)
+            )
 
 
 def reject_unknown_options(plugin, direct):

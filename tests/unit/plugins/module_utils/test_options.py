@@ -151,7 +151,41 @@ def test_token_with_non_ascii_characters_is_rejected(value):
     assert error.option == 'api_token'
 
 
+def test_token_longer_than_any_token_is_rejected():
+    value = 'bkua_' + 'a' * 5000
+
+    error = config_error(validate_api_token, value)
+
+    assert error.option == 'api_token'
+    assert 'api_token is 5005 characters long' in str(error)
+    assert value not in str(error)
+
+
 # api_url
+
+
+@pytest.mark.parametrize('value', ['https://\u00e1pi.buildkite.com/v2', 'https://api.buildkite.com/v2/caf\u00e9'])
+def test_api_url_with_non_ascii_characters_is_rejected(value):
+    # requests would look the host name up in DNS, a request of its own, before any check.
+    error = config_error(validate_api_url, value)
+
+    assert error.option == 'api_url'
+    assert 'outside ASCII' in str(error)
+
+
+@pytest.mark.parametrize('value', ['https://%s.example/v2' % ('a' * 64), 'https://%s/v2' % '.'.join(['abc'] * 64)])
+def test_api_url_with_overlong_host_name_is_rejected(value):
+    # urllib3 raises LocationParseError for these, which is not a requests exception.
+    error = config_error(validate_api_url, value)
+
+    assert error.option == 'api_url'
+    assert 'invalid host name' in str(error)
+
+
+def test_api_url_host_label_of_63_characters_is_accepted():
+    value = 'https://%s.example/v2' % ('a' * 63)
+
+    assert validate_api_url(value) == value
 
 
 def test_api_url_is_returned_without_trailing_slash():
@@ -311,6 +345,14 @@ def test_client_from_options_names_invalid_option(option, value, fragment):
 
     assert error.option == option
     assert fragment in str(error)
+
+
+@pytest.mark.parametrize('value', ['', '   '])
+def test_empty_ca_path_is_rejected(value):
+    error = config_error(client_from_options, options_with(ca_path=value))
+
+    assert error.option == 'ca_path'
+    assert 'ca_path is empty' in str(error)
 
 
 # The client that client_from_options builds
