@@ -78,7 +78,7 @@ reliability-results: venv
 	@rm -rf $(RELIABILITY) && mkdir -p $(RELIABILITY)/results $(RELIABILITY)/path/ansible_collections/opskite
 	@ln -s $(CURDIR) $(RELIABILITY)/path/ansible_collections/opskite/buildkite
 	@cd $(CURDIR) && RELIABILITY_RESULTS=$(RELIABILITY)/results PYTHONPATH=$(RELIABILITY)/path \
-		$(BIN)/python -m pytest -q -p no:cacheprovider -n auto tests/reliability
+		$(BIN)/python -m pytest -q -p no:cacheprovider -n auto --dist loadgroup tests/reliability
 	@$(BIN)/python tests/reliability/render_report.py $(RELIABILITY)/results $(RELIABILITY)/reliability.md
 
 reliability: reliability-results
