@@ -45,6 +45,11 @@ $(VENV)/.installed: requirements-dev.txt
 # One venv per matrix version, made and reused like .venv: `make venv-2.16` makes .venv-2.16.
 venv-%: $(CURDIR)/.venv-%/.installed ;
 
+# All venvs side by side, since pip mostly waits on downloads when they are not cached.
+.PHONY: venvs
+venvs:
+	@$(MAKE) --no-print-directory -j3 --output-sync=target venv $(addprefix venv-,$(MATRIX_VERSIONS))
+
 .PRECIOUS: $(CURDIR)/.venv-%/.installed
 $(CURDIR)/.venv-%/.installed: tests/matrix/requirements-%.txt tests/matrix/versions.mk
 	@echo "=== Installing ansible-core $* and the test tools into .venv-$* (pip's output goes to .venv-$*/pip.log)"
@@ -194,7 +199,7 @@ docs: collection
 	@$(BIN)/sphinx-build -q -b html -c docs/site -W --keep-going -n $(DOCS_SOURCE) $(DOCS_SITE)
 	@echo "Docs site: .tmp/docs-site/index.html"
 
-test: venv sanity units $(addprefix units-,$(MATRIX_VERSIONS)) simulator-tests integration molecule release-checks \
+test: venvs sanity units $(addprefix units-,$(MATRIX_VERSIONS)) simulator-tests integration molecule release-checks \
 	integration-installed lint docs
 	@echo "=== make test: all checks passed"
 
