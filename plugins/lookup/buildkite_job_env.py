@@ -153,6 +153,7 @@ from ansible_collections.opskite.buildkite.plugins.plugin_utils._lookup import (
     check_direct_options,
     client_from_lookup,
     describe_origin,
+    option_and_origin,
     plugin_var_options,
     reject_unknown_options,
     target_from_term,
@@ -188,7 +189,7 @@ class LookupModule(LookupBase):
                 self.get_option('on_missing'),
                 variables_option='variable_names',
             )
-            organization, origin = self.get_option_and_origin('organization')
+            organization, origin = option_and_origin(self, 'organization', var_options, kwargs)
             targets = [
                 target_from_term(term, index, organization, describe_origin('organization', origin))
                 for index, term in enumerate(self._flatten(terms), 1)

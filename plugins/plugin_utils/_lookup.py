@@ -45,6 +45,28 @@ def plugin_var_options(plugin, variables, templar=None):
     return dict((name, templar.template(value)) for name, value in selected.items())
 
 
+def option_and_origin(plugin, name, var_options, direct):
+    """Return the value that set_options gave an option, and where that value came from.
+
+    AnsiblePlugin.get_option_and_origin in ansible-core 2.16 computes both again from the
+    environment, ansible.cfg and the default alone, so it misses a keyword argument or a variable
+    that set_options received. ansible-core 2.17 and later keep what set_options found. This
+    function checks those two sources first, in Ansible's order of precedence: a keyword, then
+    the last of the option's variables that is set.
+    """
+    value = plugin.get_option(name)
+    definition = plugin.option_definitions.get(name, {})
+    keywords = [name, *definition.get('aliases', [])]
+    if any(direct.get(keyword) is not None for keyword in keywords):
+        return value, 'Direct'
+    variables_set = [
+        entry['name'] for entry in definition.get('vars') or [] if var_options.get(entry['name']) is not None
+    ]
+    if variables_set:
+        return value, 'var: %s' % variables_set[-1]
+    return value, plugin.get_option_and_origin(name)[1]
+
+
 def raw_option_value(name, origin, var_options, direct):
     """Return an option's value as its source gave it, before Ansible converted its type, or None."""
     if origin == 'Direct':
@@ -66,7 +88,7 @@ def check_boolean_option(plugin, name, var_options, direct):
     Ansible's configuration turns any unknown text into false, so that ``validate_certs: maybe``
     would silently turn certificate verification off. Modules reject such values, and so does this.
     """
-    _value, origin = plugin.get_option_and_origin(name)
+    _value, origin = option_and_origin(plugin, name, var_options, direct)
     raw = raw_option_value(name, origin, var_options, direct)
     not_text = raw is not None and not isinstance(raw, (str, bool)) and raw not in (0, 1)
     if not_text or (isinstance(raw, str) and raw.strip().lower() not in BOOLEANS):

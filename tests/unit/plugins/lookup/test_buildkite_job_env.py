@@ -27,7 +27,7 @@ from ansible.plugins.loader import lookup_loader
 from ansible.utils.display import Display
 
 from ansible_collections.opskite.buildkite.plugins.lookup import buildkite_job_env
-from ansible_collections.opskite.buildkite.plugins.plugin_utils._lookup import plugin_var_options
+from ansible_collections.opskite.buildkite.plugins.plugin_utils._lookup import option_and_origin, plugin_var_options
 
 PLUGIN = 'opskite.buildkite.buildkite_job_env'
 API_URL = 'https://api.buildkite.com/v2'
@@ -111,6 +111,11 @@ def run_lookup(terms, variables=None, **kwargs):
     return load().run(terms, variables=variables or {}, **kwargs)
 
 
+def unwrapped(text):
+    """Return output with its line breaks as spaces: ansible-core 2.16 wraps warnings at 80 columns."""
+    return ' '.join(text.split())
+
+
 def connected(token, **options):
     options.setdefault('organization', 'acme')
     return dict(options, api_token=token)
@@ -124,7 +129,7 @@ def test_option_read_from_ansible_variable(option, variable, environment_variabl
     lookup = load()
     lookup.set_options(var_options={variable: value}, direct={})
 
-    assert lookup.get_option_and_origin(option)[1] == 'var: %s' % variable
+    assert option_and_origin(lookup, option, {variable: value}, {})[1] == 'var: %s' % variable
 
 
 @pytest.mark.parametrize('option, variable, environment_variable, value', CONNECTION_SOURCES)
@@ -133,23 +138,26 @@ def test_option_read_from_environment(monkeypatch, option, variable, environment
     lookup = load()
     lookup.set_options(var_options={}, direct={})
 
-    assert lookup.get_option_and_origin(option)[1] == 'env: %s' % environment_variable
+    assert option_and_origin(lookup, option, {}, {})[1] == 'env: %s' % environment_variable
 
 
 def test_keyword_beats_variable_and_environment(monkeypatch):
     monkeypatch.setenv('BUILDKITE_ORGANIZATION_SLUG', 'from-env')
     lookup = load()
-    lookup.set_options(var_options={'buildkite_organization': 'from-var'}, direct={'organization': 'from-keyword'})
+    var_options = {'buildkite_organization': 'from-var'}
+    direct = {'organization': 'from-keyword'}
+    lookup.set_options(var_options=var_options, direct=direct)
 
-    assert lookup.get_option_and_origin('organization') == ('from-keyword', 'Direct')
+    assert option_and_origin(lookup, 'organization', var_options, direct) == ('from-keyword', 'Direct')
 
 
 def test_variable_beats_environment(monkeypatch):
     monkeypatch.setenv('BUILDKITE_TIMEOUT', '5')
     lookup = load()
-    lookup.set_options(var_options={'buildkite_timeout': '9'}, direct={})
+    var_options = {'buildkite_timeout': '9'}
+    lookup.set_options(var_options=var_options, direct={})
 
-    assert lookup.get_option_and_origin('timeout') == (9.0, 'var: buildkite_timeout')
+    assert option_and_origin(lookup, 'timeout', var_options, {}) == (9.0, 'var: buildkite_timeout')
 
 
 def test_environment_gives_typed_values(monkeypatch):
@@ -190,12 +198,15 @@ READ_OPTIONS_SCRIPT = textwrap.dedent(
     from ansible.utils.collection_loader._collection_finder import _AnsibleCollectionFinder
     _AnsibleCollectionFinder(paths=[sys.argv[1]])._install()
     from ansible.plugins.loader import lookup_loader
+    from ansible_collections.opskite.buildkite.plugins.plugin_utils._lookup import option_and_origin
     results = []
     for case in json.loads(sys.argv[2]):
         os.environ.update(case['env'])
         lookup = lookup_loader.get('opskite.buildkite.buildkite_job_env')
         lookup.set_options(var_options=case['vars'], direct=case['direct'])
-        results.append({name: lookup.get_option_and_origin(name) for name in sys.argv[3].split(',')})
+        results.append({
+            name: option_and_origin(lookup, name, case['vars'], case['direct']) for name in sys.argv[3].split(',')
+        })
         for name in case['env']:
             del os.environ[name]
     print(json.dumps(results))
@@ -402,9 +413,8 @@ def test_missing_variable_warns_and_is_left_out(api, clients, token, capsys):
     (env,) = run_lookup([JOB_ID], variable_names=['NOPE', 'EMPTY'], on_missing='warn', **connected(token))
 
     assert env == {'EMPTY': ''}
-    assert (
-        'the environment of job %s in acme has no variable NOPE (on_missing=warn)' % JOB_ID in capsys.readouterr().err
-    )
+    warning = unwrapped(capsys.readouterr().err)
+    assert 'the environment of job %s in acme has no variable NOPE (on_missing=warn)' % JOB_ID in warning
 
 
 def test_missing_variable_skipped_silently(api, clients, token, capsys):
@@ -434,7 +444,7 @@ def test_missing_job_gives_empty_dict_in_term_order(api, clients, token, capsys)
     result = run_lookup([JOB_ID, JOB_URL], on_missing='warn', **connected(token))
 
     assert result == [{}, {'B': '2'}]
-    warning = capsys.readouterr().err
+    warning = unwrapped(capsys.readouterr().err)
     assert 'HTTP 404: No job found' in warning
     assert 'returning an empty dict (on_missing=warn)' in warning
 
@@ -570,11 +580,12 @@ def test_token_never_in_messages_or_verbose_output(api, clients, token, capsys, 
     with pytest.raises(AnsibleError) as raised:
         run_lookup([JOB_ID], api_retries=1, **connected(token))
 
-    output = capsys.readouterr()
+    captured = capsys.readouterr()
+    out, err = unwrapped(captured.out), unwrapped(captured.err)
     assert 'HTTP 401: Authentication required' in str(raised.value)
-    assert 'reading the environment of job %s in acme' % JOB_ID in output.out + output.err
-    assert 'failed with HTTP 503; resending' in output.err
+    assert 'reading the environment of job %s in acme' % JOB_ID in out + err
+    assert 'failed with HTTP 503; resending' in err
     assert token not in str(raised.value)
-    assert token not in output.out
-    assert token not in output.err
+    assert token not in out
+    assert token not in err
     assert clients[0].sleeps
