@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 name: buildkite_job_env
 short_description: Read the environment variables of Buildkite jobs
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Returns the environment of each job given as a term, as a dict of variable names to values, read with the
     REST API's C(GET .../env). One dict per term, in the order of the terms; C(query) or C(wantlist=true) gives

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: buildkite_job_info
 short_description: Read a Buildkite job, its environment, or the jobs of a build
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads one Buildkite job and returns it as RV(job), optionally with its environment variables (RV(env)) and
     after waiting until it reaches one of the states in O(wait_for).

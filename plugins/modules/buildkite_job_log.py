@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: buildkite_job_log
 short_description: Read, save or delete the log of a Buildkite job
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads a Buildkite job's log into RV(content), saves it to a file with O(dest), returns its last lines with
     O(tail_lines), or deletes it with O(state=absent).

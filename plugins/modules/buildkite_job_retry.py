@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: buildkite_job_retry
 short_description: Retry a Buildkite job
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Ensures that a Buildkite job has been retried, with the REST API's C(PUT .../retry), and returns the new attempt.
   - The desired state is "this job has been retried". A job that was already retried is not retried again; the

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: buildkite_job_unblock
 short_description: Unblock a Buildkite block step, filling in its form fields
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Ensures that a Buildkite block step has been unblocked, with the REST API's C(PUT .../unblock), submitting the
     step's form fields. Use it to gate a deployment on a block step.
