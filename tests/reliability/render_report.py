@@ -45,6 +45,9 @@ UUID = re.compile(r'[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{8}(
 ORGANIZATION_PREFIX = '/v2/organizations/acme'
 
 
+SMART_QUOTE_ESCAPES = {ord(quote): '\\u%04x' % ord(quote) for quote in '\u2018\u2019\u201c\u201d'}
+
+
 def columns_of(rows):
     names = {name for row in rows for name in row if name not in HIDDEN_KEYS}
     ordered = [name for name in COLUMN_ORDER if name in names]
@@ -62,6 +65,9 @@ def format_cell(value):
     text = str(value).replace(ORGANIZATION_PREFIX, '…')
     text = UUID.sub(lambda match: '…' + match.group(1), text)
     text = ' '.join(text.split())
+    # ansible-test sanity (no-smart-quotes) rejects typographic quotes in any file, so a bad input
+    # that contains one is shown as its escape.
+    text = text.translate(SMART_QUOTE_ESCAPES)
     return text.replace('|', '\\|')
 
 
