@@ -31,7 +31,7 @@ options:
         build together with O(step_key).
       - Where O(organization), O(pipeline), O(build) or O(job) are also set, by the task, C(module_defaults) or
         the environment, they must agree with the URL.
-      - The URL is only parsed; requests go to O(api_url).
+      - The URL is only parsed, and its host must be C(buildkite.com); requests go to O(api_url).
     type: str
   pipeline:
     description:

@@ -26,6 +26,8 @@ API_BUILD_PATH = re.compile(
     r'/organizations/(?P<organization>[^/]+)/pipelines/(?P<pipeline>[^/]+)/builds/(?P<build>[0-9]+)'
 )
 MAX_BUILD_NUMBER = 2**31 - 1
+# Buildkite's web interface, where users copy build and job URLs from, is served from buildkite.com.
+WEB_HOSTS = frozenset(('buildkite.com', 'www.buildkite.com'))
 # Sources of an addressing value, for messages about a conflict with url.
 SOURCES = {'organization': 'the task, module_defaults or BUILDKITE_ORGANIZATION_SLUG'}
 DEFAULT_SOURCE = 'the task or module_defaults'
@@ -173,6 +175,12 @@ def parse_web_url(url):
             'url',
             'url must be a Buildkite web URL such as https://buildkite.com/<organization>/<pipeline>/builds/'
             '<number>#<job id>, got %r' % (url,),
+        )
+    if (parts.hostname or '').lower() not in WEB_HOSTS:
+        raise BuildkiteConfigError(
+            'url',
+            'url must be a web URL on buildkite.com, such as https://buildkite.com/<organization>/<pipeline>/builds/'
+            '<number>#<job id>, got a URL on %r; copy the URL from the build page' % (parts.hostname,),
         )
     build_text = match.group('build')
     if not re.fullmatch(r'[0-9]+', build_text):

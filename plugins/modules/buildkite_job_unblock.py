@@ -278,8 +278,9 @@ def validate_user_id(value):
 def forbidden_hint(api_message):
     if api_message.strip().rstrip('.') == 'Forbidden':
         return (
-            'The token\'s user (or unblocker) may not unblock this step: it needs write access to the pipeline, '
-            'and membership of one of the step\'s allowed_teams when the step sets them'
+            'The token\'s user may not unblock this step: it needs write access to the pipeline, '
+            'and membership of one of the step\'s allowed_teams when the step sets them (unblocker only records who '
+            'unblocked the step; it grants nothing)'
         )
     return None
 

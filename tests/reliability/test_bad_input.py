@@ -159,6 +159,7 @@ KINDS = {
             ('not-url', 'acme/web/builds/101'),
             ('api-url', 'https://api.buildkite.com/v2/organizations/acme/pipelines/web/builds/101/jobs/' + UUID),
             ('ftp', web_url().replace('https:', 'ftp:')),
+            ('other-host', web_url().replace('://buildkite.com/', '://example.com/')),
             ('build-0', web_url(build='0')),
             ('build-negative', web_url(build='-1')),
             ('build-text', web_url(build='abc')),

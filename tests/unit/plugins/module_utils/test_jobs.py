@@ -263,6 +263,28 @@ def test_web_url_with_non_ascii_digits_is_rejected(build):
     assert error.option == 'url'
 
 
+@pytest.mark.parametrize(
+    'url',
+    [
+        'https://example.com/acme/web/builds/101#' + TESTS_FIRST,
+        'https://buildkite.com.example.net/acme/web/builds/101',
+        'https://api.buildkite.com/acme/web/builds/101',
+        'https://user@evil.example/acme/web/builds/101',
+    ],
+)
+def test_web_url_on_another_host_is_rejected(url):
+    error = config_error(parse_web_url, url)
+
+    assert error.option == 'url'
+    assert str(error).startswith('url must be a web URL on buildkite.com')
+    assert 'copy the URL from the build page' in str(error)
+
+
+@pytest.mark.parametrize('host', ['buildkite.com', 'BuildKite.com', 'www.buildkite.com', 'buildkite.com:443'])
+def test_web_url_on_buildkite_com_is_accepted(host):
+    assert parse_web_url('https://%s/acme/web/builds/101' % host)['build'] == 101
+
+
 def test_web_url_with_build_zero_is_rejected():
     error = config_error(parse_web_url, 'https://buildkite.com/acme/web/builds/0')
 
