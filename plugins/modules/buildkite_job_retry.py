@@ -264,7 +264,7 @@ def retry_job(client, target, job_id):
     try:
         new_job, warning = send_change(client, target.job_path(job_id, '/retry'), None, check_applied, 'retry')
     except BuildkiteHTTPError as exc:
-        # Only a 4xx is the API rejecting the change; a redirect or a 5xx says nothing about the job.
+        # Only a 4xx means the API rejected the change. A redirect or a 5xx tells nothing about the job.
         if exc.status in NOT_A_REFUSAL or not 400 <= exc.status < 500:
             raise
         # The API refused: read the job to tell "already retried" (the goal is met) from a real refusal.

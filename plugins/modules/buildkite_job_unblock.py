@@ -330,7 +330,7 @@ def unblock_job(client, target, job_id, body, wait, wait_timeout, poll_interval)
             job, warning = send_change(client, target.job_path(job_id, '/unblock'), body, check_applied, 'unblock')
             return True, job, warning
         except BuildkiteHTTPError as exc:
-            # Only a 4xx is the API rejecting the change; a redirect or a 5xx says nothing about the job.
+            # Only a 4xx means the API rejected the change. A redirect or a 5xx tells nothing about the job.
             if exc.status in NOT_A_REFUSAL or not 400 <= exc.status < 500:
                 raise
             refusal = exc

@@ -98,7 +98,7 @@ def check_boolean_option(plugin, name, var_options, direct):
         )
 
 
-# How messages describe the value an option of each documented type takes.
+# The wording that messages use for the value of an option, per documented type.
 TYPE_DESCRIPTIONS = {
     'int': 'a whole number such as 5',
     'integer': 'a whole number such as 5',

@@ -145,7 +145,7 @@ FAULTS = (
             'RateLimit-User-Reset': '45',
         },
     ),
-    # Nothing says how long to wait, so the client waits its base backoff of 1 s plus 0.5 s.
+    # No header or body gives a reset time, so the client waits its base backoff of 1 s plus 0.5 s.
     rate_limited('429, only RateLimit-Remaining: -3', {'RateLimit-Remaining': '-3'}, wait=1.5),
     *(
         server_error(status, body_kind, retry_after)

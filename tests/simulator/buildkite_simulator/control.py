@@ -51,8 +51,8 @@ def reset(simulator, request, api_base):
     changes = body.get("config", {})
     if not isinstance(changes, dict):
         raise ApiError(400, f"config must be a JSON object of settings, got {changes!r}")
-    # Settings in the same request apply before any other request sees the new scenario, so a test
-    # can load a scenario with its clock stopped (config {"time_scale": 0}).
+    # Settings in the same request apply before any other request reaches the new scenario, so a
+    # test can load a scenario with its clock stopped (config {"time_scale": 0}).
     simulator.config.updated(changes)  # raises ValueError (a 400) before the scenario is replaced
     with simulator.lock:
         simulator.reset(scenario)
